@@ -1,0 +1,62 @@
+// Lint rules that matter here: promises are never left floating (a lost rejection is a lost event), and
+// workflow code stays deterministic (no Node built-ins, no I/O, no wall clock outside the SDK's).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.data/**', '.cache/**', 'drizzle/**', 'bench/results.json', 'bin/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+    },
+  },
+  {
+    files: ['eslint.config.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Workflow code runs in Temporal's deterministic sandbox and is replayed: keep I/O and clocks out.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins (determinism).' })),
+            { name: 'postgres', message: 'No I/O in workflows: do it in an activity.' },
+            { name: 'drizzle-orm', message: 'No I/O in workflows: do it in an activity.' },
+            { name: 'fastify', message: 'No I/O in workflows.' },
+            { name: '@temporalio/client', message: 'Use @temporalio/workflow APIs inside workflows.' },
+            { name: '@temporalio/activity', message: 'Activities run outside the workflow sandbox.' },
+          ],
+          patterns: [
+            { group: ['../src/*', '../src/**', '!../src/shared/**'], message: 'Workflows may import only src/shared (pure code) and types.', allowTypeImports: true },
+            { group: ['../activities', '../activities/*'], message: 'Import only types of activities (proxyActivities).', allowTypeImports: true },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'No process in workflows.' },
+        { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
+        { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow.' },
+        { name: 'fetch', message: 'No I/O in workflows.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Use the SDK-seeded Math.random only via @temporalio/workflow uuid4 or keep it out.' },
+      ],
+    },
+  },
+);

@@ -1,0 +1,295 @@
+// The read model (contract §4) and the service's own bookkeeping tables. One file, so drizzle-kit
+// generates every migration from it. Amounts are numeric (kept as strings: no float rounding), dates
+// are `date`, instants `timestamptz`.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  date,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const amount = (name: string) => numeric(name);
+
+// ---------------------------------------------------------------------------------------------------
+// Tenants, API keys and credentials
+// ---------------------------------------------------------------------------------------------------
+
+export const tenants = pgTable('tenants', {
+  id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+  name: text('name').notNull().unique(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+});
+
+/** Our API keys (the `APIKey` in the webhook URL). Only a SHA-256 hash is kept; the prefix finds the row. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull().unique(),
+    partner: text('partner').notNull().default('eConomic'),
+    description: text('description'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    revokedAt: instant('revoked_at'),
+  },
+  (t) => [index('api_keys_prefix_idx').on(t.prefix)],
+);
+
+/**
+ * The customer's e-conomic agreement grant token, encrypted (AES-256-GCM), one per tenant. `status`
+ * becomes `broken` when e-conomic answers 401/403, and `ok` again when a new grant validates.
+ */
+export const tenantCredentials = pgTable('tenant_credentials', {
+  tenantId: integer('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id),
+  grantCiphertext: text('grant_ciphertext').notNull(),
+  /** HMAC of the grant under SECRETS_KEY: lets the webhook see "same grant as stored" without decrypting. */
+  grantFingerprint: text('grant_fingerprint').notNull(),
+  agreementNumber: integer('agreement_number'),
+  status: text('status', { enum: ['unverified', 'ok', 'broken'] })
+    .notNull()
+    .default('unverified'),
+  statusReason: text('status_reason'),
+  updatedAt: instant('updated_at').notNull().defaultNow(),
+  validatedAt: instant('validated_at'),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Webhook events: an audit trail of every event received, and the inbox used when Temporal is down
+// ---------------------------------------------------------------------------------------------------
+
+export const syncEvents = pgTable(
+  'sync_events',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    eventId: uuid('event_id').notNull().unique(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    source: text('source').notNull(),
+    kind: text('kind').notNull(),
+    number: integer('number').notNull(),
+    oldNumber: integer('old_number'),
+    receivedAt: instant('received_at').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    /** `signalled` (recorded in Temporal at once), `queued` (in the inbox, Temporal was down), `relayed`. */
+    outcome: text('outcome', { enum: ['signalled', 'queued', 'relayed'] }).notNull(),
+    relayedAt: instant('relayed_at'),
+  },
+  (t) => [
+    index('sync_events_queued_idx')
+      .on(t.seq)
+      .where(sql`${t.outcome} = 'queued'`),
+    index('sync_events_tenant_idx').on(t.tenantId, t.receivedAt),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------
+// Sync bookkeeping: last outcome per entity (status, retry-failed) and reconciliation watermarks
+// ---------------------------------------------------------------------------------------------------
+
+export const syncState = pgTable(
+  'sync_state',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    number: integer('number').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    lastOutcome: text('last_outcome', { enum: ['pending', 'synced', 'deleted', 'failed'] }).notNull(),
+    lastErrorType: text('last_error_type'),
+    lastError: text('last_error'),
+    attempts: integer('attempts').notNull().default(0),
+    lastAttemptAt: instant('last_attempt_at').notNull().defaultNow(),
+    lastSuccessAt: instant('last_success_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.kind, t.number] }), index('sync_state_outcome_idx').on(t.lastOutcome)],
+);
+
+export const reconcileState = pgTable(
+  'reconcile_state',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    /** Entity kind plus state where it matters, e.g. `order:drafts`. */
+    scope: text('scope').notNull(),
+    watermark: instant('watermark'),
+    lastRunAt: instant('last_run_at'),
+    lastFullRunAt: instant('last_full_run_at'),
+    lastSummary: jsonb('last_summary'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.scope] })],
+);
+
+// ---------------------------------------------------------------------------------------------------
+// The read model (contract §4)
+// ---------------------------------------------------------------------------------------------------
+
+/** Columns every synced table has. */
+const syncedColumns = () => ({
+  tenantId: integer('tenant_id')
+    .notNull()
+    .references(() => tenants.id),
+  lastUpdated: instant('last_updated'),
+  syncedAt: instant('synced_at').notNull().defaultNow(),
+  deletedAt: instant('deleted_at'),
+  data: jsonb('data').notNull(),
+});
+
+export const economicCustomers = pgTable(
+  'economic_customers',
+  {
+    ...syncedColumns(),
+    customerNumber: integer('customer_number').notNull(),
+    name: text('name'),
+    currency: text('currency'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.customerNumber] })],
+);
+
+export const economicProjects = pgTable(
+  'economic_projects',
+  {
+    ...syncedColumns(),
+    projectNumber: integer('project_number').notNull(),
+    name: text('name'),
+    customerNumber: integer('customer_number'),
+    isClosed: boolean('is_closed').notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.projectNumber] }),
+    foreignKey({
+      columns: [t.tenantId, t.customerNumber],
+      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
+    }).onUpdate('cascade'),
+  ],
+);
+
+/** Header columns every sales document (order, quote, draft and booked invoice) has. */
+const documentColumns = () => ({
+  ...syncedColumns(),
+  customerNumber: integer('customer_number'),
+  projectNumber: integer('project_number'),
+  currency: text('currency'),
+  netAmount: amount('net_amount'),
+  grossAmount: amount('gross_amount'),
+  date: date('date', { mode: 'string' }),
+});
+
+export const documentStatus = ['draft', 'sent', 'archived'] as const;
+
+export const economicOrders = pgTable(
+  'economic_orders',
+  {
+    ...documentColumns(),
+    orderNumber: integer('order_number').notNull(),
+    status: text('status', { enum: documentStatus }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.orderNumber] }),
+    foreignKey({
+      columns: [t.tenantId, t.customerNumber],
+      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
+    }).onUpdate('cascade'),
+    foreignKey({
+      columns: [t.tenantId, t.projectNumber],
+      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
+    }).onUpdate('cascade'),
+  ],
+);
+
+export const economicQuotes = pgTable(
+  'economic_quotes',
+  {
+    ...documentColumns(),
+    quoteNumber: integer('quote_number').notNull(),
+    status: text('status', { enum: documentStatus }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.quoteNumber] }),
+    foreignKey({
+      columns: [t.tenantId, t.customerNumber],
+      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
+    }).onUpdate('cascade'),
+    foreignKey({
+      columns: [t.tenantId, t.projectNumber],
+      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
+    }).onUpdate('cascade'),
+  ],
+);
+
+export const economicDraftInvoices = pgTable(
+  'economic_draft_invoices',
+  {
+    ...documentColumns(),
+    draftInvoiceNumber: integer('draft_invoice_number').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.draftInvoiceNumber] }),
+    foreignKey({
+      columns: [t.tenantId, t.customerNumber],
+      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
+    }).onUpdate('cascade'),
+    foreignKey({
+      columns: [t.tenantId, t.projectNumber],
+      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
+    }).onUpdate('cascade'),
+  ],
+);
+
+export const economicBookedInvoices = pgTable(
+  'economic_booked_invoices',
+  {
+    ...documentColumns(),
+    bookedInvoiceNumber: integer('booked_invoice_number').notNull(),
+    remainder: amount('remainder'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.bookedInvoiceNumber] }),
+    foreignKey({
+      columns: [t.tenantId, t.customerNumber],
+      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
+    }).onUpdate('cascade'),
+    foreignKey({
+      columns: [t.tenantId, t.projectNumber],
+      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
+    }).onUpdate('cascade'),
+  ],
+);
+
+export const documentTypes = ['order', 'quote', 'draft_invoice', 'booked_invoice'] as const;
+export type DocumentType = (typeof documentTypes)[number];
+
+/** Lines of every sales document; replaced together with their document, in the same transaction. */
+export const economicDocumentLines = pgTable(
+  'economic_document_lines',
+  {
+    ...syncedColumns(),
+    documentType: text('document_type', { enum: documentTypes }).notNull(),
+    documentNumber: integer('document_number').notNull(),
+    lineNumber: integer('line_number').notNull(),
+    description: text('description'),
+    productNumber: text('product_number'),
+    quantity: amount('quantity'),
+    unitNetPrice: amount('unit_net_price'),
+    totalNetAmount: amount('total_net_amount'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.documentType, t.documentNumber, t.lineNumber] })],
+);
