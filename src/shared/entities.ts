@@ -43,9 +43,3 @@ export function reconcileScheduleId(tenant: string): string {
   return `reconcile/${tenant}`;
 }
 
-/** Search attributes the service registers and sets on every sync workflow (contract §5). */
-export const SEARCH_ATTRIBUTES = {
-  EconomicTenant: 'Keyword',
-  EconomicSource: 'Keyword',
-  EconomicNumber: 'Int',
-} as const;

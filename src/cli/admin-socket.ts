@@ -1,0 +1,91 @@
+// The embedded database (PGlite) can be open in one process only. While the service runs on it, the
+// CLI forwards its command over a Unix socket under DATA_DIR to the service, which runs the same
+// handler against its own database. With DATABASE_URL set the CLI never needs this.
+import { existsSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { CliError, type CommandContext, type CommandResult } from './context';
+import { commandHandlers } from './registry';
+
+export function adminSocketPath(dataDir: string): string {
+  return path.join(dataDir, 'admin.sock');
+}
+
+interface AdminRequest {
+  command: string;
+  args: Record<string, unknown>;
+}
+
+type AdminResponse = { ok: true; result: CommandResult } | { ok: false; error: string };
+
+export async function runCommand(ctx: CommandContext, command: string, args: Record<string, unknown>): Promise<CommandResult> {
+  const handler = commandHandlers[command];
+  if (!handler) throw new CliError(`unknown command "${command}"`);
+  return handler(ctx, args);
+}
+
+/** Serves forwarded commands; returns a function that stops serving. */
+export async function serveAdminSocket(ctx: CommandContext, socketPath: string): Promise<() => Promise<void>> {
+  if (existsSync(socketPath)) unlinkSync(socketPath); // left by a process that did not stop cleanly
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const reply = (response: AdminResponse) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(response));
+      };
+      let request: AdminRequest;
+      try {
+        request = JSON.parse(body) as AdminRequest;
+      } catch {
+        reply({ ok: false, error: 'malformed admin request' });
+        return;
+      }
+      runCommand(ctx, request.command, request.args).then(
+        (result) => reply({ ok: true, result }),
+        (err: unknown) => reply({ ok: false, error: err instanceof CliError ? err.message : `internal error: ${(err as Error).message}` }),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+}
+
+/** Sends a command to the running service; undefined when no service listens on the socket. */
+export async function forwardCommand(socketPath: string, command: string, args: Record<string, unknown>): Promise<CommandResult | undefined> {
+  if (!existsSync(socketPath)) return undefined;
+  let response: AdminResponse;
+  try {
+    response = await new Promise<AdminResponse>((resolve, reject) => {
+      const req = http.request({ socketPath, path: '/', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body) as AdminResponse);
+          } catch {
+            reject(new Error('malformed answer from the running service'));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ command, args } satisfies AdminRequest));
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOENT') return undefined; // stale socket: no service running
+    throw err;
+  }
+  if (!response.ok) throw new CliError(response.error);
+  return response.result;
+}

@@ -1,0 +1,2 @@
+// Imports every command module so its handlers register (src/cli/registry.ts).
+import './status';

@@ -1,0 +1,42 @@
+// Prometheus metrics of one service instance. A registry per instance (not prom-client's global one),
+// so tests can build many apps in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'economic_sync_' });
+  return {
+    registry,
+    webhookEvents: new Counter({
+      name: 'economic_sync_webhook_events_total',
+      help: 'Webhook requests by APISource and outcome (accepted, queued, rejected, unavailable, ...).',
+      labelNames: ['source', 'outcome'] as const,
+      registers: [registry],
+    }),
+    acceptanceSeconds: new Histogram({
+      name: 'economic_sync_webhook_acceptance_seconds',
+      help: 'Time from receiving a webhook to answering it, for accepted events.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    inboxDepth: new Gauge({
+      name: 'economic_sync_inbox_depth',
+      help: 'Events held in the Postgres inbox, waiting for Temporal.',
+      registers: [registry],
+    }),
+    dependencyUp: new Gauge({
+      name: 'economic_sync_dependency_up',
+      help: 'Whether a dependency answered the last readiness probe (1) or not (0).',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
+    economicCalls: new Counter({
+      name: 'economic_sync_economic_api_calls_total',
+      help: 'Calls made to the e-conomic APIs, by tenant.',
+      labelNames: ['tenant'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
