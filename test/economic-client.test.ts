@@ -60,15 +60,15 @@ const lines = [
   { description: 'Kørsel', quantity: 1, unitNetPrice: 50, discountPercentage: 10 },
 ];
 
-describe('e-conomic client against the fake', () => {
-  it('getSelf returns the agreement', async () => {
+void describe('e-conomic client against the fake', () => {
+  void it('getSelf returns the agreement', async () => {
     const { a, client } = setup();
     const self = await client.getSelf();
     assert.equal(self.agreementNumber, a.agreementNumber);
     assert.equal(self.company.name, a.companyName);
   });
 
-  it('customers: get, 404 → null, paging over several pages with one call per page, resume', async () => {
+  void it('customers: get, 404 → null, paging over several pages with one call per page, resume', async () => {
     const { a, client, token } = setup();
     for (let i = 0; i < 5; i++) a.upsertCustomer({ name: `Kunde ${i}`, currency: 'EUR' });
     const c = await client.getCustomer(3);
@@ -97,7 +97,7 @@ describe('e-conomic client against the fake', () => {
   });
 
   for (const kind of ['order', 'quote'] as const) {
-    it(`${kind}s: every state, lines on single GET, lastUpdated absent when archived`, async () => {
+    void it(`${kind}s: every state, lines on single GET, lastUpdated absent when archived`, async () => {
       const { a, client } = setup();
       const cust = a.upsertCustomer({ name: 'K' });
       const proj = a.upsertProject({ name: 'P', customerNumber: cust });
@@ -144,7 +144,7 @@ describe('e-conomic client against the fake', () => {
     });
   }
 
-  it('draft invoice → booked: new number, draft gone, remainder moves with payments, unpaid view', async () => {
+  void it('draft invoice → booked: new number, draft gone, remainder moves with payments, unpaid view', async () => {
     const { a, client } = setup();
     const cust = a.upsertCustomer({});
     const n = a.createDraftInvoice({ customerNumber: cust, lines });
@@ -170,7 +170,7 @@ describe('e-conomic client against the fake', () => {
     assert.equal(await client.getBookedInvoice(booked + 1000), null);
   });
 
-  it('lifecycle: update moves lastUpdated, delete → null, renumber moves the number', async () => {
+  void it('lifecycle: update moves lastUpdated, delete → null, renumber moves the number', async () => {
     const { a, client } = setup();
     const cust = a.upsertCustomer({});
     const n = a.createOrder({ customerNumber: cust, lines });
@@ -195,7 +195,7 @@ describe('e-conomic client against the fake', () => {
     assert.equal(await client.getCustomer(cust), null);
   });
 
-  it('locateOrder/locateQuote: hint first, then lifecycle order, with call counts', async () => {
+  void it('locateOrder/locateQuote: hint first, then lifecycle order, with call counts', async () => {
     const { a, client, token } = setup();
     const cust = a.upsertCustomer({});
     const n = a.createOrder({ customerNumber: cust });
@@ -230,7 +230,7 @@ describe('e-conomic client against the fake', () => {
     assert.deepEqual(fake.calls(token).byEndpoint['/orders/archived/{n}'], 3);
   });
 
-  it('filter: lastUpdated, number ranges, $in, $and; 400 on a non-filterable field', async () => {
+  void it('filter: lastUpdated, number ranges, $in, $and; 400 on a non-filterable field', async () => {
     const { a, client } = setup();
     for (let i = 0; i < 4; i++) a.upsertCustomer({});
     const mid = fake.clock.now();
@@ -263,7 +263,7 @@ describe('e-conomic client against the fake', () => {
     ]);
   });
 
-  it('projects: get, 404 → null, cursor paging with one call per page, resume, filter', async () => {
+  void it('projects: get, 404 → null, cursor paging with one call per page, resume, filter', async () => {
     const { a, client, token } = setup();
     const cust = a.upsertCustomer({});
     for (let i = 0; i < 5; i++) a.upsertProject({ name: `P${i}`, customerNumber: cust, isClosed: i === 4 });
@@ -288,7 +288,7 @@ describe('e-conomic client against the fake', () => {
     assert.equal((await client.getProject(5))?.objectVersion, 'v2');
   });
 
-  it('counts calls per agreement key in a CallCounter', async () => {
+  void it('counts calls per agreement key in a CallCounter', async () => {
     const counter = new CallCounter();
     const { a, client, token } = setup({ counter, agreementKey: 'tenant-a' });
     a.upsertCustomer({});
@@ -304,8 +304,8 @@ describe('e-conomic client against the fake', () => {
   });
 });
 
-describe('e-conomic client error classification', () => {
-  it('401 for unknown grant, revoked grant and wrong app secret; 403 where forbidden', async () => {
+void describe('e-conomic client error classification', () => {
+  void it('401 for unknown grant, revoked grant and wrong app secret; 403 where forbidden', async () => {
     const unknown = createEconomicClient({ restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, grantToken: 'nope' });
     let e = await rejects(unknown.getSelf());
     assert.equal(e.kind, 'unauthorized');
@@ -332,7 +332,7 @@ describe('e-conomic client error classification', () => {
     assert.equal(await c3.getDraftInvoice(1), null, 'other resources stay readable');
   });
 
-  it('429 → rate_limited with Retry-After surfaced as retryAfterMs', async () => {
+  void it('429 → rate_limited with Retry-After surfaced as retryAfterMs', async () => {
     const { client, token } = setup();
     fake.faults.inject({ agreement: token, path: '/self', times: 1, kind: '429', retryAfterSeconds: 7 });
     const e = await rejects(client.getSelf());
@@ -349,7 +349,7 @@ describe('e-conomic client error classification', () => {
   });
 
   for (const kind of ['500', '503', 'reset', 'malformed', 'truncated'] as const) {
-    it(`${kind} → transient`, async () => {
+    void it(`${kind} → transient`, async () => {
       const { client, token } = setup();
       fake.faults.inject({ agreement: token, path: /^\/customers/, times: 1, kind });
       const e = await rejects(collect(client.customers()));
@@ -360,7 +360,7 @@ describe('e-conomic client error classification', () => {
     });
   }
 
-  it('a hanging request times out as transient; the projects API is faulted by its own path', async () => {
+  void it('a hanging request times out as transient; the projects API is faulted by its own path', async () => {
     const { client, token } = setup({ timeoutMs: 150 });
     fake.faults.inject({ agreement: token, path: '/projects', times: 1, kind: 'hang' });
     const e = await rejects(client.getProject(1));
@@ -370,7 +370,7 @@ describe('e-conomic client error classification', () => {
     assert.equal(await client.getProject(1), null);
   });
 
-  it("the caller's abort is rethrown as is, not as transient", async () => {
+  void it("the caller's abort is rethrown as is, not as transient", async () => {
     const { client: c0 } = setup({ signal: AbortSignal.abort(new Error('shutting down')) });
     await assert.rejects(c0.getSelf(), /shutting down/);
     const { client, token } = setup({ timeoutMs: 30_000, signal: AbortSignal.timeout(100) });
@@ -382,7 +382,7 @@ describe('e-conomic client error classification', () => {
     });
   });
 
-  it('never exposes a token in errors, even when the server echoes it', async () => {
+  void it('never exposes a token in errors, even when the server echoes it', async () => {
     const appSecretToken = 'APPSECRET-0123456789-unique';
     const grantToken = 'GRANT-9876543210-unique';
     // A server that echoes the tokens back in its error body.
@@ -440,7 +440,7 @@ describe('e-conomic client error classification', () => {
     assert.deepEqual([...kinds].sort(), ['bad_request', 'forbidden', 'rate_limited', 'transient', 'unauthorized']);
   });
 
-  it('validates page sizes before calling', async () => {
+  void it('validates page sizes before calling', async () => {
     const { client, token } = setup();
     await assert.rejects(collect(client.customers({ pageSize: 1001 })), RangeError);
     await assert.rejects(collect(client.projects({ pageSize: 0 })), RangeError);
@@ -448,8 +448,8 @@ describe('e-conomic client error classification', () => {
   });
 });
 
-describe('filter builder', () => {
-  it('builds e-conomic filter expressions', () => {
+void describe('filter builder', () => {
+  void it('builds e-conomic filter expressions', () => {
     assert.equal(filters.lastUpdatedAfter(new Date('2026-01-01T00:00:00.123Z')), 'lastUpdated$gt:2026-01-01T00:00:00Z');
     assert.equal(filters.lastUpdatedAfter('2026-01-01T00:00:00Z'), 'lastUpdated$gt:2026-01-01T00:00:00Z');
     assert.equal(filters.numberRange('orderNumber', 10, 20), 'orderNumber$gte:10$and:orderNumber$lte:20');

@@ -1,6 +1,7 @@
 // The e-conomic client: read-only access to the legacy REST API and the Projects API for one agreement.
 
 import type { CallCounter } from './call-counter';
+import { EconomicError } from './errors';
 import { EconomicHttp } from './http';
 import { locateDocument } from './locate';
 import { cursorPaged, skipPaged } from './paging';
@@ -98,7 +99,9 @@ export function createEconomicClient(o: EconomicClientOptions): EconomicClient {
   return {
     async getSelf() {
       const self = await http.get({ base: rest, path: '/self', endpoint: '/self', parse: parseSelf });
-      if (self === null) throw new Error('e-conomic GET /self answered 404');
+      if (self === null) {
+        throw new EconomicError({ kind: 'bad_request', status: 404, endpoint: '/self', message: 'e-conomic GET /self: HTTP 404 (wrong REST base URL?)' });
+      }
       return self;
     },
     getCustomer: (n) => getOne(rest, '/customers', n, parseCustomer),
