@@ -195,6 +195,24 @@ void describe('e-conomic client against the fake', () => {
     assert.equal(await client.getCustomer(cust), null);
   });
 
+  void it('lifecycle of quotes and draft invoices: renumber, delete, sort', async () => {
+    const { a, client } = setup();
+    const cust = a.upsertCustomer({});
+    const q = a.createQuote({ customerNumber: cust });
+    a.renumberQuote(q, 77);
+    assert.equal((await client.locateQuote(77))?.document.quoteNumber, 77);
+    assert.equal(await client.locateQuote(q), null);
+    a.deleteQuote(77);
+    assert.equal(await client.locateQuote(77, 'drafts'), null);
+    const d1 = a.createDraftInvoice({ customerNumber: cust });
+    const d2 = a.createDraftInvoice({ customerNumber: cust });
+    a.renumberDraftInvoice(d1, 90);
+    assert.deepEqual((await collect(client.draftInvoices())).flatMap((p) => p.items.map((x) => x.draftInvoiceNumber)), [d2, 90]);
+    assert.deepEqual((await collect(client.draftInvoices({ sort: '-draftInvoiceNumber' }))).flatMap((p) => p.items.map((x) => x.draftInvoiceNumber)), [90, d2]);
+    a.deleteDraftInvoice(90);
+    assert.equal(await client.getDraftInvoice(90), null);
+  });
+
   void it('locateOrder/locateQuote: hint first, then lifecycle order, with call counts', async () => {
     const { a, client, token } = setup();
     const cust = a.upsertCustomer({});
