@@ -1,0 +1,9 @@
+// The fake e-conomic used by tests and benchmarks.
+export { startFakeEconomic, FakeAgreement, FaultInjector, PROJECTS_PREFIX, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from './server';
+export type { FakeEconomic, FakeEconomicOptions, AddAgreementOptions, FaultKind, FaultSpec, CallLogEntry, CallCounts } from './server';
+export { FakeClock, FakeAgreementStore, NumberedMap, VAT_RATE, DOC_STATES } from './store';
+export type { DocState, DocumentInput, LineInput, CustomerRec, ProjectRec, DocRec } from './store';
+export { seedAgreement } from './seed';
+export type { SeedOptions, SeedResult } from './seed';
+export { emitWebhooks, substitute, encodeBody } from './webhook-emitter';
+export type { EmitWebhooksOptions, EmitWebhooksResult, WebhookRecord, WebhookResult } from './webhook-emitter';
