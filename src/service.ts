@@ -12,6 +12,8 @@ import { openDatabase, type DatabaseHandle } from './db/client';
 import { migrateDatabase } from './db/migrate';
 import { buildApp, requestSerializers } from './http/app';
 import { createMetrics } from './http/metrics';
+import { CallCounter } from './economic';
+import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
 import type { Logger } from './logger';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { installTemporalLogger } from './temporal/runtime-logger';
@@ -46,6 +48,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const runsApi = config.role !== 'worker';
   const temporal = await connectTemporal(config, log, { worker: runsWorker });
   const metrics = createMetrics();
+  const secretBox = createSecretBox(loadSecretsKey(config.secretsKey, config.dataDir));
+  const callCounter = new CallCounter();
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -54,7 +58,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
       taskQueue: config.taskQueue,
-      activities: createActivities({ db: database.db }),
+      activities: createActivities({
+        db: database.db,
+        secretBox,
+        callCounter,
+        economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
+      }),
     });
     workerRun = worker.run();
     workerRun.catch((err: unknown) => log.error({ err }, 'worker stopped with an error'));

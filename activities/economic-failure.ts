@@ -1,0 +1,59 @@
+// Turns the e-conomic client's error classes into Temporal activity failures, so the retry policy does
+// the right thing: 429 waits exactly Retry-After (nextRetryDelay), transient errors back off, and
+// refusals that no retry can heal (401, 403, 400) fail at once with a readable type. Messages carry the
+// endpoint template and status, never a token.
+import { ApplicationFailure } from '@temporalio/common';
+import { isEconomicError } from '../src/economic';
+
+export const FAILURE_TYPES = {
+  credentialsRejected: 'EconomicCredentialsRejected',
+  forbidden: 'EconomicForbidden',
+  rateLimited: 'EconomicRateLimited',
+  transient: 'EconomicTransient',
+  badRequest: 'EconomicBadRequest',
+  credentialsMissing: 'CredentialsMissing',
+  credentialsBroken: 'CredentialsBroken',
+  dependencyMissing: 'DependencyMissing',
+} as const;
+
+/** Failure types no retry can heal. */
+export const NON_RETRYABLE_TYPES = [
+  FAILURE_TYPES.credentialsRejected,
+  FAILURE_TYPES.forbidden,
+  FAILURE_TYPES.badRequest,
+  FAILURE_TYPES.credentialsMissing,
+  FAILURE_TYPES.credentialsBroken,
+  FAILURE_TYPES.dependencyMissing,
+];
+
+/** Whether the error means the tenant's grant is unusable (so the tenant gets marked broken). */
+export function isCredentialRefusal(err: unknown): boolean {
+  return isEconomicError(err) && (err.kind === 'unauthorized' || err.kind === 'forbidden');
+}
+
+export function toActivityFailure(err: unknown): Error {
+  if (!isEconomicError(err)) return err instanceof Error ? err : new Error(String(err));
+  const where = `${err.endpoint}${err.status ? ` (HTTP ${err.status})` : ''}`;
+  switch (err.kind) {
+    case 'unauthorized':
+      return ApplicationFailure.nonRetryable(
+        `e-conomic refused the agreement grant at ${where}: it was revoked or is wrong. The customer must send a valid eConomicAPIKey.`,
+        FAILURE_TYPES.credentialsRejected,
+      );
+    case 'forbidden':
+      return ApplicationFailure.nonRetryable(
+        `e-conomic does not let our app read ${where}: the app's role lacks access for this agreement.`,
+        FAILURE_TYPES.forbidden,
+      );
+    case 'rate_limited':
+      return ApplicationFailure.create({
+        message: `e-conomic is throttling this agreement at ${where}${err.retryAfterMs !== undefined ? `; retrying after ${err.retryAfterMs} ms` : ''}`,
+        type: FAILURE_TYPES.rateLimited,
+        nextRetryDelay: err.retryAfterMs,
+      });
+    case 'transient':
+      return ApplicationFailure.retryable(`e-conomic failed transiently at ${where}: ${err.message}`, FAILURE_TYPES.transient);
+    case 'bad_request':
+      return ApplicationFailure.nonRetryable(`e-conomic rejected our request at ${where} (a bug on our side): ${err.message}`, FAILURE_TYPES.badRequest);
+  }
+}
