@@ -83,7 +83,7 @@ test('429 with Retry-After: no call before the delay, then success', async () =>
   const calls = h.fake.callLog.filter((c) => c.path === `/orders/drafts/${order}`);
   assert.equal(calls[0]?.status, 429);
   assert.equal(calls[1]?.status, 200);
-  const waited = calls[1]!.time - calls[0]!.time;
+  const waited = calls[1].time - calls[0].time;
   assert.ok(waited >= 3000, `retried after ${waited} ms, Retry-After was 3 s`);
 });
 
