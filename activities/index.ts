@@ -7,6 +7,7 @@ import { createAuthenticateActivity } from './authenticate';
 import { createCommitActivities } from './commit-entity';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
 import { createFetchEntityActivity } from './fetch-entity';
+import { withHeartbeats } from './heartbeat';
 import { createResolveDependenciesActivity } from './resolve-dependencies';
 import { createSyncStateActivities } from './sync-state';
 
@@ -22,11 +23,13 @@ export function createActivities(deps: ActivityDeps) {
   const access = createEconomicAccess({ ...deps, callCounter: deps.callCounter ?? new CallCounter() });
   const withAccess = { db: deps.db, access };
   return {
-    ...createAuthenticateActivity(withAccess),
-    ...createFetchEntityActivity(withAccess),
-    ...createResolveDependenciesActivity(withAccess),
-    ...createCommitActivities(withAccess),
-    ...createSyncStateActivities(deps),
+    ...withHeartbeats({
+      ...createAuthenticateActivity(withAccess),
+      ...createFetchEntityActivity(withAccess),
+      ...createResolveDependenciesActivity(withAccess),
+      ...createCommitActivities(withAccess),
+      ...createSyncStateActivities(deps),
+    }),
   };
 }
 

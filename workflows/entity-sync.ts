@@ -45,14 +45,18 @@ const NON_RETRYABLE = [
 // Calls to e-conomic: transient errors back off up to 2 minutes apart, 429 waits Retry-After (set by
 // the activity as nextRetryDelay). After ~30 attempts (about an hour) the sync fails visibly and
 // `retry-failed` or the next event starts it again.
+// Activities heartbeat while they run (activities/heartbeat.ts): a killed worker's work is retried
+// elsewhere after the heartbeat timeout, not after the start-to-close timeout.
 const economic = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 // Database-only work: retried until Postgres is back (a database outage must lose nothing).
 const database = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 

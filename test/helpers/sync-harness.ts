@@ -1,6 +1,8 @@
 // Everything a sync test needs, all real but e-conomic: a Temporal dev server, a fresh Postgres
 // database, the fake e-conomic over HTTP, and a worker running the real workflows and activities.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { storeGrant } from '../../src/access/grants';
 import { tenants } from '../../src/db/schema';
@@ -23,6 +25,8 @@ export interface TestTenant {
 }
 
 export interface SyncHarness {
+  /** The secret box's key, for worker processes that must decrypt the same grants. */
+  secretsKeyHex: string;
   temporal: LocalTemporal;
   database: TestDatabase;
   fake: FakeEconomic;
@@ -39,7 +43,8 @@ export interface SyncHarness {
 
 export async function startSyncHarness(options: { clientTimeoutMs?: number } = {}): Promise<SyncHarness> {
   const [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic({ logCalls: true })]);
-  const secretBox = createSecretBox(randomBytes(32));
+  const secretsKey = randomBytes(32);
+  const secretBox = createSecretBox(secretsKey);
   const callCounter = new CallCounter();
   const taskQueue = uniqueTaskQueue('sync');
   const activityDeps: ActivityDeps = {
@@ -50,6 +55,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
   };
   const workers: Array<{ stop(): Promise<void> }> = [];
   return {
+    secretsKeyHex: secretsKey.toString('hex'),
     temporal,
     database,
     fake,
@@ -82,9 +88,29 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     },
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
+      if (process.env.RECORD_HISTORIES) await recordHistories(temporal, process.env.RECORD_HISTORIES);
       await Promise.allSettled([temporal.shutdown(), database.drop(), fake.close()]);
     },
   };
+}
+
+/**
+ * Saves the histories of the closed workflows of this run as JSON (RECORD_HISTORIES=<prefix>), for the
+ * replay test (test/replay.test.ts) that guards workflow determinism. One history per workflow type and
+ * outcome shape is enough; names say what each covers.
+ */
+async function recordHistories(temporal: LocalTemporal, prefix: string): Promise<void> {
+  const dir = path.join(__dirname, '..', 'histories');
+  mkdirSync(dir, { recursive: true });
+  const seen = new Set<string>();
+  for await (const execution of temporal.env.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
+    const id = execution.workflowId.replace(/^economic\/[^/]+\//, '').replace(/\/\d+$/, '');
+    const shape = `${execution.type}-${id}-${execution.status.name.toLowerCase()}`;
+    if (seen.has(shape)) continue;
+    seen.add(shape);
+    const history = await temporal.env.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    writeFileSync(path.join(dir, `${prefix}-${shape}.json`), JSON.stringify(history));
+  }
 }
 
 /** Polls until `check` returns a value (not undefined), failing after `timeoutMs`. */
