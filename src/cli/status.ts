@@ -1,37 +1,73 @@
-// `status [--tenant <name>]`: per tenant and entity kind, rows, last sync and failures.
+// `status [--tenant <name>]`: per tenant and entity kind, rows (live and deleted), last sync and
+// failures, plus each tenant's credential state.
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
 import { CliError } from './context';
 import { registerCommand } from './registry';
 import { formatTable } from './table';
 
+const KIND_TABLES: Array<[kind: string, table: string]> = [
+  ['customer', 'economic_customers'],
+  ['project', 'economic_projects'],
+  ['order', 'economic_orders'],
+  ['quote', 'economic_quotes'],
+  ['draft-invoice', 'economic_draft_invoices'],
+  ['booked-invoice', 'economic_booked_invoices'],
+];
+
+interface StatusRow extends Record<string, unknown> {
+  tenant: string;
+  credentials: string | null;
+  kind: string;
+  rows: number;
+  deleted: number;
+  last_sync: Date | string | null;
+  failed: number;
+}
+
 registerCommand('status', async (ctx, args) => {
   const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
-  const list = await queryRows<{
-    tenant: string;
-    kind: string;
-    synced: number;
-    deleted: number;
-    failed: number;
-    last_sync: Date | string | null;
-  }>(ctx.db, sql`
-    select t.name as tenant, s.kind,
-           count(*) filter (where s.last_outcome = 'synced')::int as synced,
-           count(*) filter (where s.last_outcome = 'deleted')::int as deleted,
-           count(*) filter (where s.last_outcome = 'failed')::int as failed,
-           max(s.last_success_at) as last_sync
-      from tenants t
-      join sync_state s on s.tenant_id = t.id
-     where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
-     group by t.name, s.kind
-     order by t.name, s.kind`);
-  if (tenant !== undefined && list.length === 0) {
-    const known = await queryRows(ctx.db, sql`select 1 from tenants where name = ${tenant}`);
-    if (known.length === 0) throw new CliError(`no tenant named "${tenant}"`);
-  }
-  const table = formatTable(
-    ['tenant', 'kind', 'synced', 'deleted', 'failed', 'last sync'],
-    list.map((r) => [r.tenant, r.kind, String(r.synced), String(r.deleted), String(r.failed), r.last_sync ? new Date(r.last_sync).toISOString() : '-']),
+  const tenantFilter = tenant === undefined ? sql`true` : sql`t.name = ${tenant}`;
+  const perKind = sql.join(
+    KIND_TABLES.map(
+      ([kind, table]) =>
+        sql`select tenant_id, ${kind}::text as kind, count(*) filter (where deleted_at is null)::int as rows,
+                   count(*) filter (where deleted_at is not null)::int as deleted, max(synced_at) as last_sync
+              from ${sql.identifier(table)} group by tenant_id`,
+    ),
+    sql` union all `,
   );
-  return { stdout: list.length === 0 ? 'no syncs yet' : table };
+  const list = await queryRows<StatusRow>(
+    ctx.db,
+    sql`with kinds(kind) as (values ${sql.join(KIND_TABLES.map(([kind]) => sql`(${kind}::text)`), sql`, `)}),
+             counts as (${perKind}),
+             failures as (select tenant_id, kind, count(*)::int as failed from sync_state where last_outcome = 'failed' group by tenant_id, kind)
+        select t.name as tenant, c.status as credentials, k.kind,
+               coalesce(n.rows, 0) as rows, coalesce(n.deleted, 0) as deleted, n.last_sync, coalesce(f.failed, 0) as failed
+          from tenants t
+          cross join kinds k
+          left join tenant_credentials c on c.tenant_id = t.id
+          left join counts n on n.tenant_id = t.id and n.kind = k.kind
+          left join failures f on f.tenant_id = t.id and f.kind = k.kind
+         where ${tenantFilter}
+         order by t.name, k.kind`,
+  );
+  if (list.length === 0) {
+    if (tenant !== undefined) throw new CliError(`no tenant named "${tenant}"`);
+    return { stdout: 'No tenants yet: create one with `access create --tenant <name>`.' };
+  }
+  return {
+    stdout: formatTable(
+      ['tenant', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures'],
+      list.map((r) => [
+        r.tenant,
+        r.credentials ?? 'none',
+        r.kind,
+        String(r.rows),
+        String(r.deleted),
+        r.last_sync ? new Date(r.last_sync).toISOString() : '-',
+        String(r.failed),
+      ]),
+    ),
+  };
 });
