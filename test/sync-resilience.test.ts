@@ -9,7 +9,9 @@ import { eq } from 'drizzle-orm';
 import { economicCustomers, economicOrders, tenantCredentials } from '../src/db/schema';
 import { commitRecord } from '../src/sync/commit';
 import { customerRecord } from '../src/sync/entity-record';
-import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
+import { EconomicNumber, EconomicSource, EconomicTenant } from '../src/shared/search-attributes';
+import { changeSignal, entitySyncWorkflow } from '../workflows/entity-sync';
+import { eventually, startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 
 let h: SyncHarness;
 let acme: TestTenant;
@@ -143,4 +145,39 @@ test('no secret appears in any workflow history', async () => {
     histories += 1;
   }
   assert.ok(histories >= 5, `checked ${histories} histories`);
+});
+
+test('a long-lived entity continues as new, carrying its pending events and search attributes', async () => {
+  const customer = acme.agreement.upsertCustomer({ name: 'Langtidsholdbar', currency: 'DKK' });
+  const order = acme.agreement.createOrder({ customerNumber: customer, lines: [line] });
+  const workflowId = `economic/${acme.name}/order/${order}`;
+  // The first fetch fails once (retried a second later), so the second event lands mid-sync.
+  h.fake.faults.inject({ agreement: acme.grantToken, path: `/orders/drafts/${order}`, times: 1, kind: '503' });
+  // maxSyncsPerRun = 1: any event arriving during the first sync is carried into a new run.
+  const handle = await h.temporal.env.client.workflow.signalWithStart(entitySyncWorkflow, {
+    workflowId,
+    taskQueue: h.taskQueue,
+    args: [{ tenantId: acme.id, tenant: acme.name, kind: 'order', number: order, maxSyncsPerRun: 1 }],
+    signal: changeSignal,
+    signalArgs: [{ eventId: 'first', source: 'eConomicOrder', receivedAt: new Date().toISOString() }],
+    typedSearchAttributes: [
+      { key: EconomicTenant, value: acme.name },
+      { key: EconomicSource, value: 'eConomicOrder' },
+      { key: EconomicNumber, value: order },
+    ],
+  });
+  const firstRunId = handle.signaledRunId;
+  await eventually(async () => (h.fake.callLog.some((c) => c.path === `/orders/drafts/${order}` && c.status === 503) ? true : undefined), 'first sync under way');
+  acme.agreement.updateOrder(order, { heading: 'second run' });
+  await handle.signal(changeSignal, { eventId: 'second', source: 'eConomicOrder', receivedAt: new Date().toISOString() });
+
+  const latest = h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(workflowId);
+  const result = await latest.result();
+  const description = await latest.describe();
+  assert.notEqual(description.runId, firstRunId, 'continued as new');
+  assert.equal(result.syncs, 1, 'the new run synced the carried event');
+  assert.equal(description.typedSearchAttributes.get(EconomicNumber), order);
+  assert.equal(description.typedSearchAttributes.get(EconomicTenant), acme.name);
+  const [row] = await h.database.db.select().from(economicOrders).where(eq(economicOrders.orderNumber, order));
+  assert.equal((row?.data as { notes?: { heading?: string } }).notes?.heading, 'second run');
 });

@@ -60,6 +60,9 @@ const database = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/** A run's history grows by roughly ten events per sync; a new run starts well before it gets large. */
+const DEFAULT_MAX_SYNCS_PER_RUN = 100;
+
 /** Events remembered to drop duplicates (an inbox relay or e-conomic retrying delivery). */
 const SEEN_EVENTS_KEPT = 500;
 
@@ -98,7 +101,7 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     }
     syncs += 1;
 
-    if (pending.length > 0 && workflowInfo().continueAsNewSuggested) {
+    if (pending.length > 0 && (syncs >= (input.maxSyncsPerRun ?? DEFAULT_MAX_SYNCS_PER_RUN) || workflowInfo().continueAsNewSuggested)) {
       const seenEventIds = [...seen].slice(-SEEN_EVENTS_KEPT);
       await continueAsNew<typeof entitySyncWorkflow>({ ...input, pending, seenEventIds });
     }

@@ -22,6 +22,8 @@ export interface EntitySyncInput {
   tenant: string;
   kind: EntityKind;
   number: number;
+  /** Syncs one run performs before continuing as new, keeping each history small (default 100). */
+  maxSyncsPerRun?: number;
   /** Carried over by continue-as-new: events not yet synced, and ids already seen. */
   pending?: ChangeEvent[];
   seenEventIds?: string[];
