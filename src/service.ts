@@ -12,7 +12,9 @@ import { openDatabase, type DatabaseHandle } from './db/client';
 import { migrateDatabase } from './db/migrate';
 import { buildApp, requestSerializers } from './http/app';
 import { createMetrics } from './http/metrics';
+import { createWebhookPipeline, type WebhookPipeline } from './ingest/pipeline';
 import type { Logger } from './logger';
+import { loadSecretsKey } from './secrets/secret-box';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { installTemporalLogger } from './temporal/runtime-logger';
 import { createSyncWorker } from './worker';
@@ -68,8 +70,20 @@ export async function startService(config: Config, log: Logger): Promise<Running
 
   let app: FastifyInstance | undefined;
   let httpUrl: string | undefined;
+  let pipeline: WebhookPipeline | undefined;
   if (runsApi) {
+    pipeline = createWebhookPipeline({
+      db: database.db,
+      client: temporal.client,
+      taskQueue: config.taskQueue,
+      secretsKey: loadSecretsKey(config.secretsKey, config.dataDir),
+      metrics,
+      log,
+      rateLimitPerSecond: config.rateLimitPerSecond,
+      rateLimitBurst: config.rateLimitBurst,
+    });
     app = await buildApp({
+      register: pipeline.register,
       metrics,
       logger: { level: config.logLevel, serializers: requestSerializers },
       probes: [
@@ -79,6 +93,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     });
     await app.listen({ port: config.port, host: config.host });
     httpUrl = `http://localhost:${config.port}`;
+    // Hands events queued while Temporal was unreachable (by this or an earlier run) to Temporal.
+    pipeline.start();
   }
 
   return {
@@ -91,6 +107,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     worker,
     async stop() {
       await app?.close();
+      // After HTTP is drained: no new events; relay stops, buffered sync_events rows are written.
+      await pipeline?.stop();
       await stopAdminSocket?.();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun?.catch(() => {});
