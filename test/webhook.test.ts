@@ -3,6 +3,7 @@
 // no secret in logs, histories or answers.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
@@ -276,6 +277,20 @@ describe('tenants are isolated', () => {
   });
 });
 
+function httpPost(url: string, body: string, agent: http.Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 describe('robustness', () => {
   test('fuzz: thousands of malformed requests, never a 5xx, always the JSON error shape', async () => {
     let seed = 1234567;
@@ -332,17 +347,16 @@ describe('robustness', () => {
   test('a burst of concurrent requests over real HTTP: every one answered, every 202 in Temporal', async () => {
     const address = await webhook.app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
     const N = 2000;
+    // Many sockets at once (a keep-alive pool of 500): the server sees thousands of requests in flight.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 500 });
     const results = await Promise.all(
       Array.from({ length: N }, async (_, i) => {
         const source = API_SOURCES[i % API_SOURCES.length]!;
-        const response = await fetch(`${address}/?APIKey=${i % 2 ? keyA : keyB}&APISource=${source}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ eConomicAPIKey: i % 2 ? GRANT_A : GRANT_B, number: 1000 + (i % 100) }),
-        });
-        return { status: response.status, body: (await response.json()) as { eventId: string; workflowId: string } };
+        const response = await httpPost(`${address}/?APIKey=${i % 2 ? keyA : keyB}&APISource=${source}`, JSON.stringify({ eConomicAPIKey: i % 2 ? GRANT_A : GRANT_B, number: 1000 + (i % 100) }), agent);
+        return { status: response.status, body: JSON.parse(response.body) as { eventId: string; workflowId: string } };
       }),
     );
+    agent.destroy();
     assert.equal(results.length, N);
     const statuses = new Map<number, number>();
     for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);

@@ -28,6 +28,11 @@ export interface InboxRelayOptions {
   signalTimeoutMs?: number;
   /** Workflows signalled in parallel within a batch. */
   parallelism?: number;
+  /**
+   * Event ids whose earlier signal attempt failed in a way that may still have reached Temporal (a
+   * timeout): before signalling one of them again, the relay looks for it in the workflow's history.
+   */
+  uncertain?: Set<string>;
   onDepth?: (depth: number) => void;
   onRelayed?: (count: number) => void;
 }
@@ -68,14 +73,40 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
   let backoffMs = 0;
   let passing: Promise<{ relayed: number; failed: boolean; more: boolean }> | undefined;
 
+  const uncertain = options.uncertain ?? new Set<string>();
+
+  const alreadySignalled = async (row: QueuedRow): Promise<boolean> => {
+    try {
+      const history = await options.client.withDeadline(Date.now() + signalTimeoutMs, () =>
+        options.client.workflow.getHandle(row.workflow_id).fetchHistory(),
+      );
+      return (history.events ?? []).some((event) => {
+        const data = event.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data;
+        return data ? Buffer.from(data).toString('utf8').includes(row.event_id) : false;
+      });
+    } catch (err) {
+      // Never started: the earlier attempt did not arrive.
+      if ((err as Error).name === 'WorkflowNotFoundError' || (err as { code?: number }).code === 5 || /not found/i.test((err as Error).message)) return false;
+      throw err;
+    }
+  };
+
   const signalRow = async (row: QueuedRow): Promise<void> => {
+    if (uncertain.has(row.event_id) && (await alreadySignalled(row))) {
+      uncertain.delete(row.event_id);
+      return;
+    }
     const kind = row.kind;
     if (!isApiSource(row.source) || !isEntityKind(kind)) throw new Error(`inbox row ${row.seq} has an unknown source or kind`);
     const event: ChangeEvent = { eventId: row.event_id, source: row.source, receivedAt: new Date(row.received_at).toISOString() };
     if (row.old_number !== null) event.oldNumber = row.old_number;
     await options.client.withDeadline(Date.now() + signalTimeoutMs, () =>
       signalEntityChange(options.client, options.taskQueue, { tenantId: row.tenant_id, tenant: row.tenant, kind, number: row.number, event }),
-    );
+    ).catch((err: unknown) => {
+      uncertain.add(row.event_id);
+      throw err;
+    });
+    uncertain.delete(row.event_id);
   };
 
   const pass = async (): Promise<{ relayed: number; failed: boolean; more: boolean }> => {

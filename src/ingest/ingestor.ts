@@ -57,6 +57,8 @@ export interface IngestorOptions {
   log: Logger;
   eventLog: EventLog;
   gate: TemporalGate;
+  /** Event ids whose failed signal may still have reached Temporal; shared with the inbox relay. */
+  uncertain?: Set<string>;
   /** Called after an event went into the inbox (wakes the relay). */
   onQueued?: () => void;
   /** Called when Postgres answered (true) or failed (false) an inbox insert. */
@@ -102,6 +104,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       // Unreachable, slow or refusing: the event may or may not have arrived. The inbox re-delivers it
       // with the same eventId, which the workflow ignores if it has seen it.
       options.gate.markDown();
+      options.uncertain?.add(change.eventId);
       options.log.warn({ eventId: change.eventId, err: errorText(err) }, 'Temporal did not take the event; using the inbox');
       return false;
     } finally {
@@ -140,6 +143,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         return { outcome: 'queued', eventId, workflowId };
       } catch (err) {
         options.onPostgres?.(false);
+        options.uncertain?.delete(eventId);
         options.log.error({ eventId, workflowId, err: errorText(err) }, 'event could not be made durable: neither Temporal nor the inbox took it');
         return { outcome: 'unavailable', eventId, workflowId };
       }

@@ -47,6 +47,8 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
   const log = options.log.child({ component: 'ingest' });
   const temporalUp = (up: boolean) => metrics.dependencyUp.set({ dependency: 'temporal' }, up ? 1 : 0);
   const gate = createTemporalGate(temporalUp);
+  // Events whose signal may have landed although it failed: the relay checks history before resending.
+  const uncertain = new Set<string>();
   const eventLog = createEventLog({ db, log, ...options.eventLog, onDropped: (n) => metrics.eventLogDropped.inc(n) });
   const relay = createInboxRelay({
     db,
@@ -54,6 +56,7 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
     taskQueue,
     log,
     gate,
+    uncertain,
     ...options.relay,
     onDepth: (depth) => metrics.inboxDepth.set(depth),
     onRelayed: (n) => metrics.inboxRelayed.inc(n),
@@ -65,6 +68,7 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
     log,
     eventLog,
     gate,
+    uncertain,
     ...options.ingest,
     onQueued: () => {
       metrics.inboxDepth.inc();
