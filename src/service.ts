@@ -13,7 +13,7 @@ import { migrateDatabase } from './db/migrate';
 import { buildApp, requestSerializers } from './http/app';
 import { createMetrics } from './http/metrics';
 import { createWebhookPipeline, type WebhookPipeline } from './ingest/pipeline';
-import type { Logger } from './logger';
+import { REDACT_PATHS, type Logger } from './logger';
 import { loadSecretsKey } from './secrets/secret-box';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { installTemporalLogger } from './temporal/runtime-logger';
@@ -85,7 +85,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     app = await buildApp({
       register: pipeline.register,
       metrics,
-      logger: { level: config.logLevel, serializers: requestSerializers },
+      logger: { level: config.logLevel, serializers: requestSerializers, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
       probes: [
         { name: 'postgres', check: () => database.ping() },
         { name: 'temporal', check: async () => void (await temporal.connection.healthService.check({})) },
