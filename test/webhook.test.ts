@@ -202,6 +202,7 @@ describe('error answers (contract §1)', () => {
     }
     // Also before a 415 or 413.
     problem(await post({ key: unknown, contentType: 'text/plain', payload: 'x' }), 401, 'unauthorized');
+    problem(await post({ key: unknown, payload: 'x'.repeat(20 * 1024) }), 401, 'unauthorized');
     assert.equal(bodies.size, 1);
   });
 

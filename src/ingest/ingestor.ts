@@ -104,6 +104,8 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       // Unreachable, slow or refusing: the event may or may not have arrived. The inbox re-delivers it
       // with the same eventId, which the workflow ignores if it has seen it.
       options.gate.markDown();
+      // Bounded: forgetting costs at most a duplicate signal, which the workflow drops by eventId.
+      if (options.uncertain && options.uncertain.size >= 100_000) options.uncertain.clear();
       options.uncertain?.add(change.eventId);
       options.log.warn({ eventId: change.eventId, err: errorText(err) }, 'Temporal did not take the event; using the inbox');
       return false;
