@@ -13,8 +13,9 @@ import { migrateDatabase } from './db/migrate';
 import { buildApp, requestSerializers } from './http/app';
 import { createMetrics } from './http/metrics';
 import { CallCounter } from './economic';
+import { createWebhookPipeline, type WebhookPipeline } from './ingest/pipeline';
+import { REDACT_PATHS, type Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
-import type { Logger } from './logger';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { installTemporalLogger } from './temporal/runtime-logger';
 import { createSyncWorker } from './worker';
@@ -48,7 +49,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const runsApi = config.role !== 'worker';
   const temporal = await connectTemporal(config, log, { worker: runsWorker });
   const metrics = createMetrics();
-  const secretBox = createSecretBox(loadSecretsKey(config.secretsKey, config.dataDir));
+  const secretsKey = loadSecretsKey(config.secretsKey, config.dataDir);
+  const secretBox = createSecretBox(secretsKey);
   const callCounter = new CallCounter();
 
   let worker: Worker | undefined;
@@ -77,10 +79,22 @@ export async function startService(config: Config, log: Logger): Promise<Running
 
   let app: FastifyInstance | undefined;
   let httpUrl: string | undefined;
+  let pipeline: WebhookPipeline | undefined;
   if (runsApi) {
-    app = await buildApp({
+    pipeline = createWebhookPipeline({
+      db: database.db,
+      client: temporal.client,
+      taskQueue: config.taskQueue,
+      secretsKey,
       metrics,
-      logger: { level: config.logLevel, serializers: requestSerializers },
+      log,
+      rateLimitPerSecond: config.rateLimitPerSecond,
+      rateLimitBurst: config.rateLimitBurst,
+    });
+    app = await buildApp({
+      register: pipeline.register,
+      metrics,
+      logger: { level: config.logLevel, serializers: requestSerializers, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
       probes: [
         { name: 'postgres', check: () => database.ping() },
         { name: 'temporal', check: async () => void (await temporal.connection.healthService.check({})) },
@@ -88,6 +102,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     });
     await app.listen({ port: config.port, host: config.host });
     httpUrl = `http://localhost:${config.port}`;
+    // Hands events queued while Temporal was unreachable (by this or an earlier run) to Temporal.
+    pipeline.start();
   }
 
   return {
@@ -100,6 +116,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     worker,
     async stop() {
       await app?.close();
+      // After HTTP is drained: no new events; relay stops, buffered sync_events rows are written.
+      await pipeline?.stop();
       await stopAdminSocket?.();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun?.catch(() => {});

@@ -1,3 +1,4 @@
 // Imports every command module so its handlers register (src/cli/registry.ts).
+import './access';
 import './retry-failed';
 import './status';

@@ -9,7 +9,7 @@ export function createMetrics() {
     registry,
     webhookEvents: new Counter({
       name: 'economic_sync_webhook_events_total',
-      help: 'Webhook requests by APISource and outcome (accepted, queued, rejected, unavailable, ...).',
+      help: 'Webhook requests by APISource and outcome (signalled, queued, unavailable, unauthorized, rate_limited, invalid, ...).',
       labelNames: ['source', 'outcome'] as const,
       registers: [registry],
     }),
@@ -24,9 +24,19 @@ export function createMetrics() {
       help: 'Events held in the Postgres inbox, waiting for Temporal.',
       registers: [registry],
     }),
+    inboxRelayed: new Counter({
+      name: 'economic_sync_inbox_relayed_total',
+      help: 'Events the inbox relay handed to Temporal after it was unreachable.',
+      registers: [registry],
+    }),
+    eventLogDropped: new Counter({
+      name: 'economic_sync_event_log_dropped_total',
+      help: 'sync_events audit rows of signalled events dropped because Postgres was unreachable too long.',
+      registers: [registry],
+    }),
     dependencyUp: new Gauge({
       name: 'economic_sync_dependency_up',
-      help: 'Whether a dependency answered the last readiness probe (1) or not (0).',
+      help: 'Whether a dependency answered its last use or readiness probe (1) or not (0).',
       labelNames: ['dependency'] as const,
       registers: [registry],
     }),

@@ -1,0 +1,52 @@
+// `access create|list|revoke`: tenants and their API keys (contract §3).
+import { AccessError, createApiKey, listApiKeys, revokeApiKey, validateTenantName } from '../access/api-keys';
+import { CliError } from './context';
+import { registerCommand } from './registry';
+import { formatTable } from './table';
+
+function optionalString(args: Record<string, unknown>, name: string): string | undefined {
+  const value = args[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+registerCommand('access create', async (ctx, args) => {
+  const tenant = optionalString(args, 'tenant');
+  const description = optionalString(args, 'description');
+  try {
+    validateTenantName(tenant);
+    const created = await createApiKey(ctx.db, { tenant: tenant!, description });
+    const lines = [
+      created.tenantCreated ? `Created tenant "${tenant}".` : `Tenant "${tenant}" exists.`,
+      `Created an API key (prefix ${created.prefix}) for partner eConomic. It is shown only this once:`,
+      created.key,
+    ];
+    return { stdout: lines.join('\n') };
+  } catch (err) {
+    if (err instanceof AccessError) throw new CliError(err.message);
+    throw err;
+  }
+});
+
+registerCommand('access list', async (ctx, args) => {
+  const tenant = optionalString(args, 'tenant');
+  const keys = await listApiKeys(ctx.db, tenant);
+  if (keys.length === 0) return { stdout: tenant === undefined ? 'no API keys yet' : `no API keys for tenant "${tenant}"` };
+  return {
+    stdout: formatTable(
+      ['prefix', 'tenant', 'description', 'created', 'revoked'],
+      keys.map((k) => [k.prefix, k.tenant, k.description ?? '', k.createdAt.toISOString(), k.revokedAt ? k.revokedAt.toISOString() : '-']),
+    ),
+  };
+});
+
+registerCommand('access revoke', async (ctx, args) => {
+  const key = optionalString(args, 'key');
+  if (!key) throw new CliError('give the API key to revoke');
+  const revoked = await revokeApiKey(ctx.db, key);
+  if (!revoked) throw new CliError('no such API key');
+  return {
+    stdout: revoked.alreadyRevoked
+      ? `API key ${revoked.prefix}… of tenant "${revoked.tenant}" was already revoked.`
+      : `Revoked API key ${revoked.prefix}… of tenant "${revoked.tenant}". It is refused from the next request on.`,
+  };
+});

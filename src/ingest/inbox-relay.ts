@@ -1,0 +1,239 @@
+// Hands the events held in the Postgres inbox (sync_events rows with outcome `queued`) to Temporal once
+// it is reachable again: in order of arrival (by seq; per workflow strictly one after another), in
+// batches, each batch in one transaction that holds its rows with `for update skip locked` (several
+// service instances never relay the same row at the same time). A row becomes `relayed` only after
+// Temporal took its signal. If the mark itself is lost (Postgres failing after the signal), the event
+// is signalled again later with the same eventId, which the workflow drops as already seen.
+import type { Client } from '@temporalio/client';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Database } from '../db/client';
+import type { Logger } from '../logger';
+import { isApiSource, isEntityKind } from '../shared/entities';
+import type { ChangeEvent } from '../shared/sync-signals';
+import { signalEntityChange } from '../temporal/signal-entity';
+import { errorText, type TemporalGate } from './ingestor';
+
+export interface InboxRelayOptions {
+  db: Database;
+  client: Client;
+  taskQueue: string;
+  log: Logger;
+  gate: TemporalGate;
+  batchSize?: number;
+  /** Poll interval while idle (a queued event also wakes the relay at once). */
+  idleIntervalMs?: number;
+  /** Backoff bounds while Temporal or Postgres fail. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  signalTimeoutMs?: number;
+  /** Workflows signalled in parallel within a batch. */
+  parallelism?: number;
+  /**
+   * Event ids whose earlier signal attempt failed in a way that may still have reached Temporal (a
+   * timeout): before signalling one of them again, the relay looks for it in the workflow's history.
+   */
+  uncertain?: Set<string>;
+  onDepth?: (depth: number) => void;
+  onRelayed?: (count: number) => void;
+}
+
+export interface InboxRelay {
+  start(): void;
+  /** Wakes the relay (an event was just queued). */
+  notify(): void;
+  /** Runs one pass now: relays what it can; returns how many rows it marked relayed. */
+  relayOnce(): Promise<{ relayed: number; failed: boolean; more: boolean }>;
+  stop(): Promise<void>;
+}
+
+interface QueuedRow extends Record<string, unknown> {
+  seq: number | string;
+  event_id: string;
+  tenant_id: number;
+  tenant: string;
+  source: string;
+  kind: string;
+  number: number;
+  old_number: number | null;
+  received_at: Date | string;
+  workflow_id: string;
+}
+
+export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
+  const batchSize = options.batchSize ?? 200;
+  const idleIntervalMs = options.idleIntervalMs ?? 1000;
+  const minBackoffMs = options.minBackoffMs ?? 500;
+  const maxBackoffMs = options.maxBackoffMs ?? 15_000;
+  const signalTimeoutMs = options.signalTimeoutMs ?? 5000;
+  const parallelism = options.parallelism ?? 32;
+
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let backoffMs = 0;
+  let passing: Promise<{ relayed: number; failed: boolean; more: boolean }> | undefined;
+
+  const uncertain = options.uncertain ?? new Set<string>();
+
+  const alreadySignalled = async (row: QueuedRow): Promise<boolean> => {
+    try {
+      const history = await options.client.withDeadline(Date.now() + signalTimeoutMs, () =>
+        options.client.workflow.getHandle(row.workflow_id).fetchHistory(),
+      );
+      return (history.events ?? []).some((event) => {
+        const data = event.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data;
+        return data ? Buffer.from(data).toString('utf8').includes(row.event_id) : false;
+      });
+    } catch (err) {
+      // Never started: the earlier attempt did not arrive.
+      if ((err as Error).name === 'WorkflowNotFoundError' || (err as { code?: number }).code === 5 || /not found/i.test((err as Error).message)) return false;
+      throw err;
+    }
+  };
+
+  const signalRow = async (row: QueuedRow): Promise<void> => {
+    if (uncertain.has(row.event_id) && (await alreadySignalled(row))) {
+      uncertain.delete(row.event_id);
+      return;
+    }
+    const kind = row.kind;
+    if (!isApiSource(row.source) || !isEntityKind(kind)) throw new Error(`inbox row ${row.seq} has an unknown source or kind`);
+    const event: ChangeEvent = { eventId: row.event_id, source: row.source, receivedAt: new Date(row.received_at).toISOString() };
+    if (row.old_number !== null) event.oldNumber = row.old_number;
+    await options.client.withDeadline(Date.now() + signalTimeoutMs, () =>
+      signalEntityChange(options.client, options.taskQueue, { tenantId: row.tenant_id, tenant: row.tenant, kind, number: row.number, event }),
+    ).catch((err: unknown) => {
+      uncertain.add(row.event_id);
+      throw err;
+    });
+    uncertain.delete(row.event_id);
+  };
+
+  const pass = async (): Promise<{ relayed: number; failed: boolean; more: boolean }> => {
+    let failed = false;
+    let relayed = 0;
+    let selected = 0;
+    await options.db.transaction(async (tx) => {
+      const rows = await queryRows<QueuedRow>(
+        tx,
+        sql`select e.seq, e.event_id, e.tenant_id, t.name as tenant, e.source, e.kind, e.number, e.old_number, e.received_at, e.workflow_id
+              from sync_events e join tenants t on t.id = e.tenant_id
+             where e.outcome = 'queued'
+             order by e.seq
+             limit ${batchSize}
+               for update of e skip locked`,
+      );
+      selected = rows.length;
+      if (rows.length === 0) return;
+      // One lane per workflow, in seq order; lanes run in parallel, a failing lane stops.
+      const lanes = new Map<string, QueuedRow[]>();
+      for (const row of rows) {
+        const lane = lanes.get(row.workflow_id);
+        if (lane) lane.push(row);
+        else lanes.set(row.workflow_id, [row]);
+      }
+      const done: number[] = [];
+      const queue = [...lanes.values()];
+      const worker = async () => {
+        for (let lane = queue.shift(); lane; lane = queue.shift()) {
+          for (const row of lane) {
+            if (failed) return;
+            try {
+              await signalRow(row);
+              done.push(Number(row.seq));
+            } catch (err) {
+              failed = true;
+              options.log.warn({ eventId: row.event_id, err: errorText(err) }, 'inbox relay: Temporal did not take the event yet');
+              return;
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(parallelism, queue.length) }, worker));
+      if (done.length > 0) {
+        await tx.execute(
+          sql`update sync_events set outcome = 'relayed', relayed_at = now()
+               where seq in (${sql.join(done.map((s) => sql`${s}`), sql`, `)}) and outcome = 'queued'`,
+        );
+      }
+      relayed = done.length;
+    });
+    if (relayed > 0) {
+      options.onRelayed?.(relayed);
+      options.log.info({ relayed }, 'inbox relay: events handed to Temporal');
+    }
+    const more = selected === batchSize && !failed;
+    if (!failed && !more) options.gate.markUp();
+    if (failed) options.gate.markDown();
+    return { relayed, failed, more };
+  };
+
+  const updateDepth = async () => {
+    if (!options.onDepth) return;
+    const [row] = await queryRows<{ depth: number }>(options.db, sql`select count(*)::int as depth from sync_events where outcome = 'queued'`);
+    options.onDepth(row?.depth ?? 0);
+  };
+
+  const relayOnce = () => {
+    // One pass at a time per relay (the loop and a test's explicit call share it).
+    passing ??= pass().finally(() => {
+      passing = undefined;
+    });
+    return passing;
+  };
+
+  const loop = async () => {
+    while (!stopped) {
+      let delay = idleIntervalMs;
+      try {
+        const result = await relayOnce();
+        if (result.failed) {
+          backoffMs = Math.min(Math.max(backoffMs * 2, minBackoffMs), maxBackoffMs);
+          delay = backoffMs;
+        } else {
+          backoffMs = 0;
+          delay = result.more ? 0 : idleIntervalMs;
+        }
+        await updateDepth().catch(() => {});
+      } catch (err) {
+        backoffMs = Math.min(Math.max(backoffMs * 2, minBackoffMs), maxBackoffMs);
+        delay = backoffMs;
+        options.log.warn({ err: errorText(err), retryInMs: delay }, 'inbox relay: Postgres unavailable');
+      }
+      if (stopped) break;
+      if (delay > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, delay);
+          // A new queued event wakes an idle relay; during backoff it waits its turn.
+          function done() {
+            clearTimeout(timer);
+            wake = undefined;
+            resolve();
+          }
+          wake = backoffMs === 0 ? done : () => {};
+          stopWake = done;
+        });
+      }
+    }
+  };
+  let stopWake: (() => void) | undefined;
+
+  return {
+    start() {
+      if (running) return;
+      stopped = false;
+      running = loop();
+    },
+    notify() {
+      wake?.();
+    },
+    relayOnce,
+    async stop() {
+      stopped = true;
+      stopWake?.();
+      await running;
+      await passing?.catch(() => {});
+      running = undefined;
+    },
+  };
+}

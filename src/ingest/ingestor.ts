@@ -1,0 +1,164 @@
+// Durable acceptance of webhook events. An event is durable once Temporal has it (signal-with-start of
+// its entity workflow) or, when Temporal is unreachable, slow or saturated, once it is in the Postgres
+// inbox (a `sync_events` row with outcome `queued`, handed to Temporal later by ./inbox-relay). Only a
+// durable event is acknowledged; when neither store takes it, the caller answers 503.
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { Database } from '../db/client';
+import { syncEvents } from '../db/schema';
+import type { Logger } from '../logger';
+import { withTimeout } from '../access/api-keys';
+import { entityWorkflowId, SOURCE_KIND, type ApiSource, type EntityKind } from '../shared/entities';
+import type { ChangeEvent } from '../shared/sync-signals';
+import { signalEntityChange } from '../temporal/signal-entity';
+import type { EventLog } from './event-log';
+import { createSemaphore, type Semaphore } from './semaphore';
+
+export interface IncomingEvent {
+  tenantId: number;
+  tenant: string;
+  source: ApiSource;
+  number: number;
+  oldNumber?: number;
+}
+
+export type Acceptance =
+  | { outcome: 'signalled' | 'queued'; eventId: string; workflowId: string }
+  | { outcome: 'unavailable'; eventId: string; workflowId: string };
+
+/** Shared view of "is Temporal taking signals": set by the ingestor on failure, cleared by the relay. */
+export interface TemporalGate {
+  readonly down: boolean;
+  markDown(): void;
+  markUp(): void;
+}
+
+export function createTemporalGate(onChange?: (up: boolean) => void): TemporalGate {
+  let down = false;
+  return {
+    get down() {
+      return down;
+    },
+    markDown() {
+      if (!down) onChange?.(false);
+      down = true;
+    },
+    markUp() {
+      if (down) onChange?.(true);
+      down = false;
+    },
+  };
+}
+
+export interface IngestorOptions {
+  db: Database;
+  client: Client;
+  taskQueue: string;
+  log: Logger;
+  eventLog: EventLog;
+  gate: TemporalGate;
+  /** Event ids whose failed signal may still have reached Temporal; shared with the inbox relay. */
+  uncertain?: Set<string>;
+  /** Called after an event went into the inbox (wakes the relay). */
+  onQueued?: () => void;
+  /** Called when Postgres answered (true) or failed (false) an inbox insert. */
+  onPostgres?: (up: boolean) => void;
+  /** Signals to Temporal in flight at once. */
+  maxInFlight?: number;
+  /** Requests waiting for a slot; beyond that they go to the inbox at once. */
+  maxWaiting?: number;
+  /** How long a request waits for a slot before it goes to the inbox. */
+  waitMs?: number;
+  /** Deadline of one signal-with-start. */
+  signalTimeoutMs?: number;
+  /** Deadline of one inbox insert. */
+  inboxTimeoutMs?: number;
+}
+
+export interface Ingestor {
+  accept(event: IncomingEvent): Promise<Acceptance>;
+  readonly semaphore: Semaphore;
+}
+
+export const INGEST_DEFAULTS = { maxInFlight: 64, maxWaiting: 4096, waitMs: 1000, signalTimeoutMs: 3000, inboxTimeoutMs: 3000 };
+
+export function createIngestor(options: IngestorOptions): Ingestor {
+  const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };
+  const semaphore = createSemaphore(o.maxInFlight, o.maxWaiting);
+
+  const signal = async (event: IncomingEvent, kind: EntityKind, change: ChangeEvent): Promise<boolean> => {
+    if (options.gate.down) return false; // keep order behind what the inbox holds; the relay reopens the gate
+    const release = await semaphore.acquire(o.waitMs);
+    if (!release) return false; // saturated: the inbox takes it
+    try {
+      const deadline = Date.now() + o.signalTimeoutMs;
+      await withTimeout(
+        options.client.withDeadline(deadline, () =>
+          signalEntityChange(options.client, options.taskQueue, { tenantId: event.tenantId, tenant: event.tenant, kind, number: event.number, event: change }),
+        ),
+        o.signalTimeoutMs + 250,
+        'signal',
+      );
+      return true;
+    } catch (err) {
+      // Unreachable, slow or refusing: the event may or may not have arrived. The inbox re-delivers it
+      // with the same eventId, which the workflow ignores if it has seen it.
+      options.gate.markDown();
+      // Bounded: forgetting costs at most a duplicate signal, which the workflow drops by eventId.
+      if (options.uncertain && options.uncertain.size >= 100_000) options.uncertain.clear();
+      options.uncertain?.add(change.eventId);
+      options.log.warn({ eventId: change.eventId, err: errorText(err) }, 'Temporal did not take the event; using the inbox');
+      return false;
+    } finally {
+      release();
+    }
+  };
+
+  return {
+    semaphore,
+    async accept(event) {
+      const kind = SOURCE_KIND[event.source];
+      const eventId = randomUUID();
+      const workflowId = entityWorkflowId(event.tenant, kind, event.number);
+      const receivedAt = new Date();
+      const change: ChangeEvent = { eventId, source: event.source, receivedAt: receivedAt.toISOString() };
+      if (event.oldNumber !== undefined) change.oldNumber = event.oldNumber;
+      const row = {
+        eventId,
+        tenantId: event.tenantId,
+        source: event.source,
+        kind,
+        number: event.number,
+        oldNumber: event.oldNumber ?? null,
+        receivedAt,
+        workflowId,
+      };
+
+      if (await signal(event, kind, change)) {
+        options.eventLog.record({ ...row, outcome: 'signalled' });
+        return { outcome: 'signalled', eventId, workflowId };
+      }
+      try {
+        await withTimeout(options.db.insert(syncEvents).values({ ...row, outcome: 'queued' }), o.inboxTimeoutMs, 'inbox insert');
+        options.onPostgres?.(true);
+        options.onQueued?.();
+        return { outcome: 'queued', eventId, workflowId };
+      } catch (err) {
+        options.onPostgres?.(false);
+        options.uncertain?.delete(eventId);
+        options.log.error({ eventId, workflowId, err: errorText(err) }, 'event could not be made durable: neither Temporal nor the inbox took it');
+        return { outcome: 'unavailable', eventId, workflowId };
+      }
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** An error's message, first line only (never a payload). */
+export function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return (message.split('\n')[0] ?? '').slice(0, 300);
+}

@@ -1,0 +1,112 @@
+// The small parts of ingestion on their own: the semaphore, the rate limiter, the API key cache used
+// when Postgres is unreachable, and the overflow path (Temporal saturated → inbox → relayed).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { createApiKey, createApiKeyAuthenticator, revokeApiKey } from '../src/access/api-keys';
+import { syncEvents } from '../src/db/schema';
+import { createRateLimiter } from '../src/http/rate-limit';
+import { createSemaphore } from '../src/ingest/semaphore';
+import type { LocalTemporal } from '../src/temporal/dev-server';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { changeSignals } from './helpers/history';
+import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestWebhook, waitFor } from './helpers/webhook';
+
+let temporal: LocalTemporal;
+let database: TestDatabase;
+
+before(async () => {
+  [temporal, database] = await Promise.all([startTestTemporal(), createTestDatabase()]);
+});
+
+after(async () => {
+  await temporal?.shutdown();
+  await database?.drop();
+});
+
+test('semaphore: bounded in flight, bounded queue, deadline, FIFO hand-over', async () => {
+  const semaphore = createSemaphore(2, 1);
+  const a = await semaphore.acquire(0);
+  const b = await semaphore.acquire(0);
+  assert.ok(a && b);
+  assert.equal(await semaphore.acquire(0), undefined, 'no wait allowed');
+  const waiting = semaphore.acquire(5000);
+  assert.equal(await semaphore.acquire(5000), undefined, 'queue full');
+  a();
+  a(); // releasing twice is harmless
+  const c = await waiting;
+  assert.ok(c);
+  assert.equal(semaphore.inFlight, 2);
+  const timedOut = await semaphore.acquire(20);
+  assert.equal(timedOut, undefined);
+  assert.equal(semaphore.waiting, 0);
+  b();
+  c();
+  assert.equal(semaphore.inFlight, 0);
+});
+
+test('rate limiter: a burst, then the sustained rate, per key', () => {
+  let now = 0;
+  const limiter = createRateLimiter({ ratePerSecond: 2, burst: 3, now: () => now });
+  assert.deepEqual([1, 2, 3, 4].map(() => limiter.take('k')), [0, 0, 0, 1]);
+  assert.equal(limiter.take('other'), 0);
+  now += 500; // one token back
+  assert.equal(limiter.take('k'), 0);
+  assert.ok(limiter.take('k') >= 1);
+  now += 10_000;
+  assert.deepEqual([1, 2, 3, 4].map(() => limiter.take('k')), [0, 0, 0, 1], 'never more than the burst');
+});
+
+test('authentication falls back to the last known answer when Postgres is unreachable; an unseen key is "unavailable"', async () => {
+  const own = await createTestDatabase('es_auth');
+  const good = (await createApiKey(own.db, { tenant: 'cache' })).key;
+  const revoked = (await createApiKey(own.db, { tenant: 'cache' })).key;
+  const authenticator = createApiKeyAuthenticator(own.db, { timeoutMs: 500 });
+  assert.equal((await authenticator.authenticate(good)).ok, true);
+  await revokeApiKey(own.db, revoked);
+  assert.deepEqual(await authenticator.authenticate(revoked), { ok: false, reason: 'invalid' });
+  await own.drop(); // the database is gone
+  const cached = await authenticator.authenticate(good);
+  assert.ok(cached.ok && cached.key.tenant === 'cache');
+  assert.deepEqual(await authenticator.authenticate(revoked), { ok: false, reason: 'invalid' }, 'a revoked key stays refused');
+  assert.deepEqual(await authenticator.authenticate('C5E6A287-1B4B-4EAF-AD57-2CF78A52927C'), { ok: false, reason: 'unavailable' });
+  assert.deepEqual(await authenticator.authenticate('nonsense'), { ok: false, reason: 'invalid' }, 'malformed keys never need the database');
+});
+
+test('Temporal saturated: requests beyond the signal queue go to the inbox and are relayed', async () => {
+  const key = (await createApiKey(database.db, { tenant: 'saturated' })).key;
+  const webhook = await startTestWebhook({
+    db: database.db,
+    client: temporal.env.client,
+    taskQueue: uniqueTaskQueue('sat'),
+    ingest: { maxInFlight: 1, maxWaiting: 0, waitMs: 0 },
+  });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        webhook.app.inject({
+          method: 'POST',
+          url: `/?APIKey=${key}&APISource=eConomicOrder`,
+          headers: { 'content-type': 'application/json' },
+          payload: { eConomicAPIKey: 'grant-saturated', number: 700 + (i % 4) },
+        }),
+      ),
+    );
+    assert.ok(answers.every((a) => a.statusCode === 202));
+    const events = answers.map((a) => a.json<{ eventId: string; workflowId: string }>());
+    await waitFor('the inbox to drain', async () => (await database.db.select().from(syncEvents).where(eq(syncEvents.outcome, 'queued'))).length === 0);
+    await webhook.pipeline.eventLog.flush();
+    const rows = await database.db.select().from(syncEvents);
+    const outcomes = rows.filter((r) => events.some((e) => e.eventId === r.eventId)).map((r) => r.outcome);
+    assert.equal(outcomes.length, 40);
+    assert.ok(outcomes.includes('relayed'), 'some went through the inbox');
+    assert.ok(outcomes.includes('signalled'), 'some went straight to Temporal');
+    for (const workflowId of new Set(events.map((e) => e.workflowId))) {
+      const expected = events.filter((e) => e.workflowId === workflowId).map((e) => e.eventId).sort();
+      assert.deepEqual((await changeSignals(temporal.env.client, workflowId)).map((s) => s.eventId).sort(), expected);
+    }
+  } finally {
+    await webhook.close();
+  }
+});
