@@ -29,6 +29,8 @@ export async function startTestWebhook(options: {
   ingest?: WebhookPipelineOptions['ingest'];
   relay?: WebhookPipelineOptions['relay'];
   startRelay?: boolean;
+  /** The key grants are encrypted with; share it with a worker that must decrypt them. */
+  secretsKey?: Buffer;
 }): Promise<TestWebhook> {
   const logs: string[] = [];
   const stream = new Writable({
@@ -39,7 +41,7 @@ export async function startTestWebhook(options: {
   });
   const log = pino({ level: 'debug', base: { service: 'economic-sync' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
   const metrics = createMetrics();
-  const secretsKey = randomBytes(32);
+  const secretsKey = options.secretsKey ?? randomBytes(32);
   const pipeline = createWebhookPipeline({
     db: options.db,
     client: options.client,
