@@ -16,6 +16,7 @@ import { CallCounter } from './economic';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
 import type { Logger } from './logger';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
+import { ensureAllReconcileSchedules } from './temporal/reconcile-schedule';
 import { installTemporalLogger } from './temporal/runtime-logger';
 import { createSyncWorker } from './worker';
 
@@ -62,11 +63,19 @@ export async function startService(config: Config, log: Logger): Promise<Running
         db: database.db,
         secretBox,
         callCounter,
+        temporal: { client: temporal.client, taskQueue: config.taskQueue },
         economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
       }),
     });
     workerRun = worker.run();
     workerRun.catch((err: unknown) => log.error({ err }, 'worker stopped with an error'));
+    // Each tenant with credentials gets its reconciliation schedule `reconcile/<tenant>` (idempotent).
+    try {
+      const count = await ensureAllReconcileSchedules(temporal.client, config.taskQueue, database.db, config);
+      log.info({ tenants: count, every: config.reconcileIncrementalEvery, fullEvery: config.reconcileFullEvery }, 'reconciliation schedules ensured');
+    } catch (err) {
+      log.warn({ err }, 'could not ensure the reconciliation schedules; they are retried at the next start');
+    }
   }
 
   // The embedded database is open in this process only: serve CLI commands for it (src/cli/admin-socket.ts).

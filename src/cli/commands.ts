@@ -1,2 +1,3 @@
 // Imports every command module so its handlers register (src/cli/registry.ts).
+import './reconcile';
 import './status';

@@ -47,6 +47,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     secretBox,
     callCounter,
     economic: { restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, timeoutMs: options.clientTimeoutMs ?? 2000 },
+    temporal: { client: temporal.env.client, taskQueue },
   };
   const workers: Array<{ stop(): Promise<void> }> = [];
   return {
