@@ -1,5 +1,6 @@
 // All activities of the sync worker, built from their dependencies (no globals), so tests and the
 // worker wire them the same way.
+import type { Client } from '@temporalio/client';
 import type { Database } from '../src/db/client';
 import { CallCounter } from '../src/economic';
 import type { SecretBox } from '../src/secrets/secret-box';
@@ -8,6 +9,7 @@ import { createCommitActivities } from './commit-entity';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
 import { createFetchEntityActivity } from './fetch-entity';
 import { withHeartbeats } from './heartbeat';
+import { createReconcileActivities } from './reconcile';
 import { createResolveDependenciesActivity } from './resolve-dependencies';
 import { createSyncStateActivities } from './sync-state';
 
@@ -17,6 +19,8 @@ export interface ActivityDeps {
   economic: EconomicSettings;
   /** Counts e-conomic calls per tenant (exported as a metric; e-conomic allows ~50,000 a day). */
   callCounter?: CallCounter;
+  /** Reconciliation signals entity workflows: the client and the task queue those run on. */
+  temporal?: { client: Client; taskQueue: string };
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -30,6 +34,8 @@ export function createActivities(deps: ActivityDeps) {
       ...createCommitActivities(withAccess),
       ...createSyncStateActivities(deps),
     }),
+    // Reconciliation heartbeats its own resume cursor, so it is not wrapped.
+    ...createReconcileActivities({ db: deps.db, access, temporal: deps.temporal }),
   };
 }
 

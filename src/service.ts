@@ -17,6 +17,9 @@ import { createWebhookPipeline, type WebhookPipeline } from './ingest/pipeline';
 import { REDACT_PATHS, type Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
+import { ensureAllReconcileSchedules, ensureReconcileSchedule } from './temporal/reconcile-schedule';
+import { tenants } from './db/schema';
+import { eq } from 'drizzle-orm';
 import { installTemporalLogger } from './temporal/runtime-logger';
 import { createSyncWorker } from './worker';
 
@@ -64,11 +67,19 @@ export async function startService(config: Config, log: Logger): Promise<Running
         db: database.db,
         secretBox,
         callCounter,
+        temporal: { client: temporal.client, taskQueue: config.taskQueue },
         economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
       }),
     });
     workerRun = worker.run();
     workerRun.catch((err: unknown) => log.error({ err }, 'worker stopped with an error'));
+    // Each tenant with credentials gets its reconciliation schedule `reconcile/<tenant>` (idempotent).
+    try {
+      const count = await ensureAllReconcileSchedules(temporal.client, config.taskQueue, database.db, config);
+      log.info({ tenants: count, every: config.reconcileIncrementalEvery, fullEvery: config.reconcileFullEvery }, 'reconciliation schedules ensured');
+    } catch (err) {
+      log.warn({ err }, 'could not ensure the reconciliation schedules; they are retried at the next start');
+    }
   }
 
   // The embedded database is open in this process only: serve CLI commands for it (src/cli/admin-socket.ts).
@@ -86,6 +97,11 @@ export async function startService(config: Config, log: Logger): Promise<Running
       client: temporal.client,
       taskQueue: config.taskQueue,
       secretsKey,
+      // A tenant's first grant makes it reconcilable: give it its schedule now, not at the next start.
+      onNewGrant: async (tenantId) => {
+        const [tenant] = await database.db.select({ id: tenants.id, name: tenants.name }).from(tenants).where(eq(tenants.id, tenantId));
+        if (tenant) await ensureReconcileSchedule(temporal.client, config.taskQueue, tenant, config);
+      },
       metrics,
       log,
       rateLimitPerSecond: config.rateLimitPerSecond,

@@ -11,7 +11,8 @@ import { commitRecord } from '../src/sync/commit';
 import { customerRecord } from '../src/sync/entity-record';
 import { EconomicNumber, EconomicSource, EconomicTenant } from '../src/shared/search-attributes';
 import { changeSignal, entitySyncWorkflow } from '../workflows/entity-sync';
-import { eventually, startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
+import { waitFor } from './helpers/wait';
+import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 
 let h: SyncHarness;
 let acme: TestTenant;
@@ -167,7 +168,7 @@ test('a long-lived entity continues as new, carrying its pending events and sear
     ],
   });
   const firstRunId = handle.signaledRunId;
-  await eventually(async () => (h.fake.callLog.some((c) => c.path === `/orders/drafts/${order}` && c.status === 503) ? true : undefined), 'first sync under way');
+  await waitFor('first sync under way', () => h.fake.callLog.some((c) => c.path === `/orders/drafts/${order}` && c.status === 503));
   acme.agreement.updateOrder(order, { heading: 'second run' });
   await handle.signal(changeSignal, { eventId: 'second', source: 'eConomicOrder', receivedAt: new Date().toISOString() });
 

@@ -7,7 +7,8 @@ import { queryRows } from '../src/db/client';
 import { economicDocumentLines, economicOrders, syncState } from '../src/db/schema';
 import { entityWorkflowId } from '../src/shared/entities';
 import type { entitySyncWorkflow } from '../workflows/entity-sync';
-import { eventually, startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
+import { waitFor } from './helpers/wait';
+import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 import { startWorkerProcess, type WorkerProcessEnv } from './helpers/worker-process';
 
 let h: SyncHarness;
@@ -47,10 +48,10 @@ test('the worker killed mid-burst and restarted: every entity committed once, no
   for (let round = 0; round < 3; round += 1) {
     await Promise.all(orders.map((n) => h.signal(tenant, 'order', n, { source: 'eConomicOrder' })));
   }
-  await eventually(async () => {
+  await waitFor('some entities synced before the kill', async () => {
     const [row] = await queryRows<{ n: number }>(h.database.db, sql`select count(*)::int as n from sync_state where last_outcome = 'synced'`);
     return row && row.n >= 5 ? row.n : undefined;
-  }, 'some entities synced before the kill');
+  });
   await first.kill();
 
   const second = await startWorkerProcess(env);

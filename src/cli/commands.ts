@@ -1,4 +1,5 @@
 // Imports every command module so its handlers register (src/cli/registry.ts).
 import './access';
+import './reconcile';
 import './retry-failed';
 import './status';

@@ -2,6 +2,7 @@
 // failures, plus each tenant's credential state.
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
+import { TENANT_SCOPE } from '../shared/reconcile';
 import { CliError } from './context';
 import { registerCommand } from './registry';
 import { formatTable } from './table';
@@ -56,18 +57,37 @@ registerCommand('status', async (ctx, args) => {
     if (tenant !== undefined) throw new CliError(`no tenant named "${tenant}"`);
     return { stdout: 'No tenants yet: create one with `access create --tenant <name>`.' };
   }
-  return {
-    stdout: formatTable(
-      ['tenant', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures'],
-      list.map((r) => [
-        r.tenant,
-        r.credentials ?? 'none',
-        r.kind,
-        String(r.rows),
-        String(r.deleted),
-        r.last_sync ? new Date(r.last_sync).toISOString() : '-',
-        String(r.failed),
-      ]),
-    ),
-  };
+  const syncs = formatTable(
+    ['tenant', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures'],
+    list.map((r) => [
+      r.tenant,
+      r.credentials ?? 'none',
+      r.kind,
+      String(r.rows),
+      String(r.deleted),
+      r.last_sync ? new Date(r.last_sync).toISOString() : '-',
+      String(r.failed),
+    ]),
+  );
+  const reconciled = await queryRows<{
+    tenant: string;
+    scope: string;
+    watermark: Date | string | null;
+    last_run_at: Date | string | null;
+    last_full_run_at: Date | string | null;
+    last_summary: Record<string, unknown> | null;
+  }>(ctx.db, sql`
+    select t.name as tenant, r.scope, r.watermark, r.last_run_at, r.last_full_run_at, r.last_summary
+      from tenants t
+      join reconcile_state r on r.tenant_id = t.id
+     where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
+     order by t.name, (r.scope <> ${TENANT_SCOPE}), r.scope`);
+  const instant = (v: Date | string | null) => (v ? new Date(v).toISOString() : '-');
+  const result = (summary: Record<string, unknown> | null) =>
+    summary ? `${Number(summary.checked ?? 0)} checked, ${Number(summary.signalled ?? 0)} synced, ${Number(summary.deleted ?? 0)} deleted` : '-';
+  const reconcileTable = formatTable(
+    ['tenant', 'reconciliation', 'watermark', 'last run', 'last full run', 'last result'],
+    reconciled.map((r) => [r.tenant, r.scope === TENANT_SCOPE ? '(tenant)' : r.scope, instant(r.watermark), instant(r.last_run_at), instant(r.last_full_run_at), result(r.last_summary)]),
+  );
+  return { stdout: reconciled.length === 0 ? `${syncs}\n\nno reconciliation yet` : `${syncs}\n\n${reconcileTable}` };
 });

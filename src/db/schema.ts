@@ -138,6 +138,26 @@ export const reconcileState = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.scope] })],
 );
 
+/**
+ * Numbers a full reconciliation saw in e-conomic, per run and scope: the set "Postgres has it, e-conomic
+ * no longer does" is computed by an anti-join in Postgres, so memory stays bounded by one page however
+ * large the tenant, and a retried activity resumes with what it already saw. Rows are removed when the
+ * scope finishes (and stale ones from crashed runs at the next run's start).
+ */
+export const reconcileSeen = pgTable(
+  'reconcile_seen',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    runId: text('run_id').notNull(),
+    scope: text('scope').notNull(),
+    number: integer('number').notNull(),
+    seenAt: instant('seen_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.runId, t.scope, t.number] })],
+);
+
 // ---------------------------------------------------------------------------------------------------
 // The read model (contract §4)
 // ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,16 @@ export interface GrantRecorder {
   record(tenantId: number, token: string): Promise<void>;
 }
 
-export function createGrantRecorder(options: { db: Database; box: SecretBox; log: Logger; timeoutMs?: number }): GrantRecorder {
+export interface GrantRecorderOptions {
+  db: Database;
+  box: SecretBox;
+  log: Logger;
+  timeoutMs?: number;
+  /** Called after a tenant's grant changed (e.g. its first one): the service ensures its reconciliation schedule. */
+  onNewGrant?: (tenantId: number) => Promise<void>;
+}
+
+export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorder {
   const known = new Map<number, string>();
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
@@ -23,7 +32,12 @@ export function createGrantRecorder(options: { db: Database; box: SecretBox; log
       try {
         const changed = await withTimeout(storeGrant(options.db, options.box, tenantId, token), timeoutMs, 'grant store');
         known.set(tenantId, fingerprint);
-        if (changed) options.log.info({ tenantId }, 'stored a new grant token for the tenant');
+        if (changed) {
+          options.log.info({ tenantId }, 'stored a new grant token for the tenant');
+          options.onNewGrant?.(tenantId).catch((err: unknown) =>
+            options.log.warn({ tenantId, err: errorText(err) }, 'could not act on the new grant; the next start retries'),
+          );
+        }
       } catch (err) {
         known.delete(tenantId);
         options.log.warn({ tenantId, err: errorText(err) }, 'could not store the grant token; the next webhook tries again');

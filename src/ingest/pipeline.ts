@@ -27,6 +27,8 @@ export interface WebhookPipelineOptions {
   ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs'>;
   relay?: Pick<InboxRelayOptions, 'batchSize' | 'idleIntervalMs' | 'minBackoffMs' | 'maxBackoffMs' | 'signalTimeoutMs' | 'parallelism'>;
   eventLog?: { batchSize?: number; flushIntervalMs?: number };
+  /** See GrantRecorderOptions.onNewGrant. */
+  onNewGrant?: (tenantId: number) => Promise<void>;
 }
 
 export interface WebhookPipeline {
@@ -80,7 +82,7 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
     authenticator: createApiKeyAuthenticator(db),
     rateLimiter: createRateLimiter({ ratePerSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst }),
     ingestor,
-    grants: createGrantRecorder({ db, box: createSecretBox(options.secretsKey), log }),
+    grants: createGrantRecorder({ db, box: createSecretBox(options.secretsKey), log, onNewGrant: options.onNewGrant }),
     metrics,
   });
   return {

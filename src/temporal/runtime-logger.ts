@@ -17,6 +17,8 @@ export function installTemporalLogger(log: Logger, level: LogLevel = 'INFO'): vo
   if (installed) return;
   installed = true;
   const child = log.child({ component: 'temporal' });
+  // A runtime may already exist (installed by an embedding process, e.g. tests): keep that one.
+  if (Runtime._instance) return;
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => {
       child[LEVEL[entry.level]]({ ...entry.meta }, entry.message);

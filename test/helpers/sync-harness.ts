@@ -52,6 +52,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     secretBox,
     callCounter,
     economic: { restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, timeoutMs: options.clientTimeoutMs ?? 2000 },
+    temporal: { client: temporal.env.client, taskQueue },
   };
   const workers: Array<{ stop(): Promise<void> }> = [];
   return {
@@ -110,18 +111,5 @@ async function recordHistories(temporal: LocalTemporal, prefix: string): Promise
     seen.add(shape);
     const history = await temporal.env.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
     writeFileSync(path.join(dir, `${prefix}-${shape}.json`), JSON.stringify(history));
-  }
-}
-
-/** Polls until `check` returns a value (not undefined), failing after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 25;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 500);
   }
 }

@@ -1,0 +1,85 @@
+// The composed service (src/service.ts, ROLE=all) against a real Temporal server and Postgres, with
+// e-conomic faked over HTTP: it becomes ready, takes a webhook, syncs it, gives the tenant its
+// reconciliation schedule on its first grant, and stops gracefully.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { eq } from 'drizzle-orm';
+import pino from 'pino';
+import { createApiKey } from '../src/access/api-keys';
+import { loadConfig } from '../src/config';
+import { economicOrders } from '../src/db/schema';
+import { startService, type RunningService } from '../src/service';
+import type { LocalTemporal } from '../src/temporal/dev-server';
+import type { entitySyncWorkflow } from '../workflows/entity-sync';
+import { startFakeEconomic, type FakeEconomic } from './fake-economic';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { waitFor } from './helpers/wait';
+
+let temporal: LocalTemporal;
+let database: TestDatabase;
+let fake: FakeEconomic;
+let service: RunningService;
+let baseUrl: string;
+
+before(async () => {
+  [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic()]);
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('service'),
+    ECONOMIC_REST_URL: fake.restUrl,
+    ECONOMIC_PROJECTS_URL: fake.projectsUrl,
+    ECONOMIC_APP_SECRET_TOKEN: fake.appSecretToken,
+    SECRETS_KEY: randomBytes(32).toString('base64'),
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'economic-sync-')),
+  });
+  service = await startService(config, pino({ level: 'silent' }));
+  const address = service.app?.server.address();
+  assert.ok(address && typeof address === 'object');
+  baseUrl = `http://127.0.0.1:${address.port}`;
+});
+
+after(async () => {
+  await service?.stop();
+  await Promise.allSettled([temporal?.shutdown(), database?.drop(), fake?.close()]);
+});
+
+test('ready, a webhook synced to its row, and the tenant scheduled for reconciliation', async () => {
+  assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
+  const ready = await fetch(`${baseUrl}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(await ready.json(), { status: 'ready', checks: { postgres: 'ok', temporal: 'ok' } });
+
+  const agreement = fake.addAgreement({ grantToken: 'grant-service-test' });
+  const customer = agreement.upsertCustomer({ name: 'Servicekunden', currency: 'DKK' });
+  const order = agreement.createOrder({ customerNumber: customer, lines: [{ description: 'Time', quantity: 1, unitNetPrice: 100 }] });
+  const { key, tenantId } = await createApiKey(service.database.db, { tenant: 'servicetest' });
+
+  const response = await fetch(`${baseUrl}/?APIKey=${key}&APISource=eConomicOrder`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ eConomicAPIKey: 'grant-service-test', number: String(order) }),
+  });
+  assert.equal(response.status, 202);
+  const { workflowId } = (await response.json()) as { workflowId: string };
+  assert.equal(workflowId, `economic/servicetest/order/${order}`);
+  const result = await temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(workflowId).result();
+  assert.equal(result.lastOutcome, 'synced');
+  const [row] = await service.database.db.select().from(economicOrders).where(eq(economicOrders.tenantId, tenantId));
+  assert.equal(row?.orderNumber, order);
+
+  // The tenant's first grant gave it its reconciliation schedule (created in the background).
+  const schedule = temporal.env.client.schedule.getHandle('reconcile/servicetest');
+  const described = await waitFor('the reconcile/servicetest schedule', () => schedule.describe().catch(() => undefined), 10_000);
+  assert.equal(described.state.paused, false);
+
+  const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+  assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);
+});
