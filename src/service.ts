@@ -54,7 +54,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const metrics = createMetrics();
   const secretsKey = loadSecretsKey(config.secretsKey, config.dataDir);
   const secretBox = createSecretBox(secretsKey);
-  const callCounter = new CallCounter();
+  const callCounter = new CallCounter((tenant, endpoint) => metrics.economicCalls.inc({ tenant, endpoint }));
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;

@@ -82,4 +82,5 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
 
   const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);
+  assert.match(metrics, /economic_sync_economic_api_calls_total\{tenant="servicetest",endpoint="\/orders\/drafts\/\{n\}"\} 1/);
 });

@@ -8,7 +8,11 @@ export interface CallCounterEntry {
 export class CallCounter {
   private readonly counts = new Map<string, Map<string, number>>();
 
+  /** `onRecord` sees every call as it is counted (the service feeds its Prometheus counter from it). */
+  constructor(private readonly onRecord?: (agreementKey: string, endpointTemplate: string) => void) {}
+
   record(agreementKey: string, endpointTemplate: string): void {
+    this.onRecord?.(agreementKey, endpointTemplate);
     let perEndpoint = this.counts.get(agreementKey);
     if (!perEndpoint) {
       perEndpoint = new Map();

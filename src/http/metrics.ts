@@ -42,8 +42,8 @@ export function createMetrics() {
     }),
     economicCalls: new Counter({
       name: 'economic_sync_economic_api_calls_total',
-      help: 'Calls made to the e-conomic APIs, by tenant.',
-      labelNames: ['tenant'] as const,
+      help: 'Calls made to the e-conomic APIs by this process, by tenant and endpoint (fair use: ~50,000 per agreement per day).',
+      labelNames: ['tenant', 'endpoint'] as const,
       registers: [registry],
     }),
   };
