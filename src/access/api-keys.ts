@@ -7,6 +7,7 @@ import type { Database } from '../db/client';
 import { apiKeys, tenants } from '../db/schema';
 import { safeEqual } from '../secrets/secret-box';
 import { TENANT_NAME_PATTERN } from '../shared/entities';
+import { withTimeout } from '../util/with-timeout';
 
 export const API_KEY_PREFIX_LENGTH = 8;
 const GUID_PATTERN = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;
@@ -166,20 +167,4 @@ export function createApiKeyAuthenticator(db: Database, options: { timeoutMs?: n
       return found ? { ok: true, key: found } : { ok: false, reason: 'invalid' };
     },
   };
-}
-
-export function withTimeout<T>(promise: PromiseLike<T>, ms: number, what = 'operation'): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    Promise.resolve(promise).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }

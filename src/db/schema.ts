@@ -3,6 +3,7 @@
 // are `date`, instants `timestamptz`.
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigserial,
   boolean,
   date,
@@ -213,6 +214,21 @@ const documentColumns = () => ({
   date: date('date', { mode: 'string' }),
 });
 
+/**
+ * A document's customer and project must exist before it is committed (contract §4). Renumbering a
+ * customer or project carries over to the documents that reference it.
+ */
+const documentReferences = (t: { tenantId: AnyPgColumn; customerNumber: AnyPgColumn; projectNumber: AnyPgColumn }) => [
+  foreignKey({
+    columns: [t.tenantId, t.customerNumber],
+    foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
+  }).onUpdate('cascade'),
+  foreignKey({
+    columns: [t.tenantId, t.projectNumber],
+    foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
+  }).onUpdate('cascade'),
+];
+
 export const documentStatus = ['draft', 'sent', 'archived'] as const;
 
 export const economicOrders = pgTable(
@@ -224,14 +240,7 @@ export const economicOrders = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.orderNumber] }),
-    foreignKey({
-      columns: [t.tenantId, t.customerNumber],
-      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
-    }).onUpdate('cascade'),
-    foreignKey({
-      columns: [t.tenantId, t.projectNumber],
-      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
-    }).onUpdate('cascade'),
+    ...documentReferences(t),
   ],
 );
 
@@ -244,14 +253,7 @@ export const economicQuotes = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.quoteNumber] }),
-    foreignKey({
-      columns: [t.tenantId, t.customerNumber],
-      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
-    }).onUpdate('cascade'),
-    foreignKey({
-      columns: [t.tenantId, t.projectNumber],
-      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
-    }).onUpdate('cascade'),
+    ...documentReferences(t),
   ],
 );
 
@@ -263,14 +265,7 @@ export const economicDraftInvoices = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.draftInvoiceNumber] }),
-    foreignKey({
-      columns: [t.tenantId, t.customerNumber],
-      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
-    }).onUpdate('cascade'),
-    foreignKey({
-      columns: [t.tenantId, t.projectNumber],
-      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
-    }).onUpdate('cascade'),
+    ...documentReferences(t),
   ],
 );
 
@@ -283,14 +278,7 @@ export const economicBookedInvoices = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.bookedInvoiceNumber] }),
-    foreignKey({
-      columns: [t.tenantId, t.customerNumber],
-      foreignColumns: [economicCustomers.tenantId, economicCustomers.customerNumber],
-    }).onUpdate('cascade'),
-    foreignKey({
-      columns: [t.tenantId, t.projectNumber],
-      foreignColumns: [economicProjects.tenantId, economicProjects.projectNumber],
-    }).onUpdate('cascade'),
+    ...documentReferences(t),
   ],
 );
 

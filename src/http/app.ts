@@ -1,6 +1,7 @@
 // The HTTP face of economic-sync, built by a factory so tests drive it with `app.inject` and the
 // service with `listen`. Routes: health and metrics here; the webhook in ./webhook-route.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { withTimeout } from '../util/with-timeout';
 import type { Metrics } from './metrics';
 
 export interface Probe {
@@ -41,7 +42,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const results = await Promise.all(
       options.probes.map(async (probe) => {
         try {
-          await withTimeout(probe.check(), 3000);
+          await withTimeout(probe.check(), 3000, `${probe.name} probe`);
           options.metrics.dependencyUp.set({ dependency: probe.name }, 1);
           return [probe.name, 'ok'] as const;
         } catch {
@@ -62,20 +63,4 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   if (options.register) await options.register(app);
   return app;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }

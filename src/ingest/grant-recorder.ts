@@ -2,7 +2,7 @@
 // no-op when the token is unchanged; an in-memory fingerprint per tenant makes that common case free
 // of any database round trip. Failures are logged (without the token) and never fail the webhook.
 import { storeGrant } from '../access/grants';
-import { withTimeout } from '../access/api-keys';
+import { withTimeout } from '../util/with-timeout';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import { safeEqual, type SecretBox } from '../secrets/secret-box';

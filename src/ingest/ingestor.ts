@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
 import { syncEvents } from '../db/schema';
 import type { Logger } from '../logger';
-import { withTimeout } from '../access/api-keys';
+import { withTimeout } from '../util/with-timeout';
 import { entityWorkflowId, SOURCE_KIND, type ApiSource, type EntityKind } from '../shared/entities';
 import type { ChangeEvent } from '../shared/sync-signals';
 import { signalEntityChange } from '../temporal/signal-entity';
