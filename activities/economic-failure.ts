@@ -4,27 +4,9 @@
 // endpoint template and status, never a token.
 import { ApplicationFailure } from '@temporalio/common';
 import { isEconomicError } from '../src/economic';
+import { FAILURE_TYPES } from '../src/shared/failure-types';
 
-export const FAILURE_TYPES = {
-  credentialsRejected: 'EconomicCredentialsRejected',
-  forbidden: 'EconomicForbidden',
-  rateLimited: 'EconomicRateLimited',
-  transient: 'EconomicTransient',
-  badRequest: 'EconomicBadRequest',
-  credentialsMissing: 'CredentialsMissing',
-  credentialsBroken: 'CredentialsBroken',
-  dependencyMissing: 'DependencyMissing',
-} as const;
-
-/** Failure types no retry can heal. */
-export const NON_RETRYABLE_TYPES = [
-  FAILURE_TYPES.credentialsRejected,
-  FAILURE_TYPES.forbidden,
-  FAILURE_TYPES.badRequest,
-  FAILURE_TYPES.credentialsMissing,
-  FAILURE_TYPES.credentialsBroken,
-  FAILURE_TYPES.dependencyMissing,
-];
+export { FAILURE_TYPES };
 
 /** Whether the error means the tenant's grant is unusable (so the tenant gets marked broken). */
 export function isCredentialRefusal(err: unknown): boolean {

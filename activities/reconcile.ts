@@ -7,6 +7,7 @@
 // leftovers found by an anti-join in Postgres, read back in batches. Every page heartbeats a cursor
 // (scope, skipPages or project cursor, orphan position, counts), so a retried attempt, on this worker or
 // another, resumes where the last one was; a 429 fails the attempt with Retry-After as its retry delay.
+import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -247,7 +248,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
   /** Signals each entity's workflow and, when asked to, waits for it; bounded concurrency. */
   async function syncEntities(input: ReconcileScopeInput, kind: EntityKind, numbers: number[], counts: ScopeCounts): Promise<void> {
     const temporal = deps.temporal;
-    if (!temporal) throw ApplicationFailure.nonRetryable('reconciliation needs a Temporal client in the activity dependencies', 'ReconcileMisconfigured');
+    if (!temporal) throw ApplicationFailure.nonRetryable('reconciliation needs a Temporal client in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
     const wait = input.options?.waitForEntities ?? true;
     const receivedAt = new Date().toISOString();
     await forEachLimit(numbers, input.options?.concurrency ?? 16, async (number) => {

@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { FAILURE_TYPES, NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
 import { CHANGE_SIGNAL, type ChangeEvent, type EntitySyncInput } from '../src/shared/sync-signals';
 
 export const changeSignal = defineSignal<[ChangeEvent]>(CHANGE_SIGNAL);
@@ -32,16 +33,6 @@ export interface EntitySyncResult {
   lastOutcome: string;
 }
 
-/** Failure types no retry heals (kept in step with activities/economic-failure.ts). */
-const NON_RETRYABLE = [
-  'EconomicCredentialsRejected',
-  'EconomicForbidden',
-  'EconomicBadRequest',
-  'CredentialsMissing',
-  'CredentialsBroken',
-  'DependencyMissing',
-];
-
 // Calls to e-conomic: transient errors back off up to 2 minutes apart, 429 waits Retry-After (set by
 // the activity as nextRetryDelay). After ~30 attempts (about an hour) the sync fails visibly and
 // `retry-failed` or the next event starts it again.
@@ -50,7 +41,7 @@ const NON_RETRYABLE = [
 const economic = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
 });
 
 // Database-only work: retried until Postgres is back (a database outage must lose nothing).
@@ -118,7 +109,7 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
       const resolved = await economic.resolveDependencies({ ...ref, dependencies: fetched.dependencies, referencedAt: fetched.record.lastUpdated });
       if (resolved.missing.length > 0) {
         const names = resolved.missing.map((d) => `${d.kind} ${d.number}`).join(', ');
-        throw ApplicationFailure.nonRetryable(`${kind} ${number} references ${names}, which e-conomic does not have`, 'DependencyMissing');
+        throw ApplicationFailure.nonRetryable(`${kind} ${number} references ${names}, which e-conomic does not have`, FAILURE_TYPES.dependencyMissing);
       }
     }
     const committed = await database.commitEntity({ tenantId, record: fetched.record, renumberedFrom: fetched.renumberedFrom });

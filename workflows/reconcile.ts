@@ -16,9 +16,8 @@ import {
   type ReconcileSummary,
   type ScopeCounts,
 } from '../src/shared/reconcile';
+import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
 
-/** Failure types no retry heals (kept in step with activities/economic-failure.ts). */
-const NON_RETRYABLE = ['EconomicCredentialsRejected', 'EconomicForbidden', 'EconomicBadRequest', 'CredentialsMissing', 'CredentialsBroken', 'ReconcileMisconfigured'];
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -30,7 +29,7 @@ const bookkeeping = proxyActivities<Activities>({
 const listing = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 60, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 60, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
 });
 
 /** Activity calls per execution before continuing as new (each is a handful of history events). */

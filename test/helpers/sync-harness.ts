@@ -105,8 +105,9 @@ async function recordHistories(temporal: LocalTemporal, prefix: string): Promise
   mkdirSync(dir, { recursive: true });
   const seen = new Set<string>();
   for await (const execution of temporal.env.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
-    const id = execution.workflowId.replace(/^economic\/[^/]+\//, '').replace(/\/\d+$/, '');
-    const shape = `${execution.type}-${id}-${execution.status.name.toLowerCase()}`;
+    // Entity workflows by kind (economic/<tenant>/<kind>/<n>), other workflows by type alone.
+    const kind = execution.workflowId.startsWith('economic/') ? execution.workflowId.split('/')[2] : 'run';
+    const shape = `${execution.type}-${kind}-${execution.status.name.toLowerCase()}`;
     if (seen.has(shape)) continue;
     seen.add(shape);
     const history = await temporal.env.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();

@@ -1,0 +1,24 @@
+// Failure types of the sync and reconciliation activities. Pure: workflows import them for their
+// retry policies, activities to raise them.
+export const FAILURE_TYPES = {
+  credentialsRejected: 'EconomicCredentialsRejected',
+  forbidden: 'EconomicForbidden',
+  rateLimited: 'EconomicRateLimited',
+  transient: 'EconomicTransient',
+  badRequest: 'EconomicBadRequest',
+  credentialsMissing: 'CredentialsMissing',
+  credentialsBroken: 'CredentialsBroken',
+  dependencyMissing: 'DependencyMissing',
+  reconcileMisconfigured: 'ReconcileMisconfigured',
+} as const;
+
+/** Failure types no retry can heal: the activity fails at once, the workflow shows why. */
+export const NON_RETRYABLE_TYPES: string[] = [
+  FAILURE_TYPES.credentialsRejected,
+  FAILURE_TYPES.forbidden,
+  FAILURE_TYPES.badRequest,
+  FAILURE_TYPES.credentialsMissing,
+  FAILURE_TYPES.credentialsBroken,
+  FAILURE_TYPES.dependencyMissing,
+  FAILURE_TYPES.reconcileMisconfigured,
+];
