@@ -421,18 +421,25 @@ async function burst(ctx: Ctx): Promise<void> {
   }
   const n = refs.length * perEntity;
   const c = sent.counts;
+  // Why the 503s: the API key could not be checked, or the event could be made durable nowhere.
+  const why: Record<string, number> = {};
+  for (const r of sent.results) {
+    if (r.status !== 503) continue;
+    const message = (/"message":"([^"]*)"/.exec(r.body)?.[1] ?? r.body).slice(0, 60);
+    why[message] = (why[message] ?? 0) + 1;
+  }
   const ok = c['202'] ?? 0;
   const check = await compareWithFake(ctx.database.db, t.tenantId, t.agreement, refs);
   const [events] = await queryRows<{ total: number; queued: number }>(
     ctx.database.db,
     sql`select count(*)::int as total, count(*) filter (where outcome = 'queued')::int as queued from sync_events where tenant_id = ${t.tenantId}`,
   );
-  details.burst = { requests: n, entities: refs.length, concurrency, answered: c, outcomes, answerMs: sent.ms, drainMs, complete, syncEvents: events, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
+  details.burst = { requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, drainMs, complete, syncEvents: events, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
   const s = `burst ${fmt(n)} req / ${fmt(refs.length)} ent`;
   const noAnswer = c['0'] ?? 0;
   const others = Object.entries(c).filter(([k]) => !['202', '503', '0'].includes(k)).map(([k, v]) => `${k}: ${v}`).join(', ');
   rows.push(
-    { scenario: s, measure: '202 / 503 / no answer', value: `${fmt(ok)} / ${fmt(c['503'] ?? 0)} / ${fmt(noAnswer)}`, baseline: fmt(n), ratio: ratio(ok, n, 3), notes: `service outcomes ${JSON.stringify(outcomes)}; answered in ${fmt(sent.ms / 1000, 1)} s (${fmt(n / (sent.ms / 1000))}/s)${others ? `; other: ${others}` : ''}` },
+    { scenario: s, measure: '202 / 503 / no answer', value: `${fmt(ok)} / ${fmt(c['503'] ?? 0)} / ${fmt(noAnswer)}`, baseline: fmt(n), ratio: ratio(ok, n, 3), notes: `service outcomes ${JSON.stringify(outcomes)}; 503 messages ${JSON.stringify(why)}; answered in ${fmt(sent.ms / 1000, 1)} s (${fmt(n / (sent.ms / 1000))}/s)${others ? `; other: ${others}` : ''}` },
     { scenario: s, measure: 'every 202 synced?', value: complete && check.mismatched.length === 0 ? 'yes' : 'NO', baseline: '', ratio: '', notes: `${fmt(check.present)} of ${fmt(ackedCount)} acknowledged entities (of ${fmt(refs.length)}) committed and equal to the fake, ${fmt(drainMs / 1000, 1)} s after the last answer; sync_events ${events?.total ?? 0} rows, ${events?.queued ?? 0} still queued` },
   );
 }

@@ -21,12 +21,16 @@ export interface HotFunction {
   selfPct: number;
 }
 
+/** The main thread's profile of the newest run: with `--import tsx` the loader thread writes one too (smaller). */
 export function newestProfile(dir: string): string | undefined {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => path.join(dir, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  return files[0];
+  const newest = files[0];
+  if (!newest) return undefined;
+  const pid = /\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(newest)?.[1];
+  return files.filter((f) => pid && f.includes(`.${pid}.`)).sort((a, b) => statSync(b).size - statSync(a).size)[0] ?? newest;
 }
 
 export function hotFunctions(file: string, top = 15): { totalMs: number; functions: HotFunction[] } {
