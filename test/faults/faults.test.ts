@@ -40,6 +40,9 @@ let connection: Connection;
 let webhook: TestWebhook;
 let worker: WorkerProcess | undefined;
 let workerEnv: WorkerProcessEnv;
+/** Worker processes that died on their own (not killed by the suite). */
+let workerCrashes = 0;
+let stopping = false;
 let url: string;
 let key: string;
 let tenantId: number;
@@ -90,10 +93,11 @@ before(async () => {
     secretsKeyHex: webhook.secretsKey.toString('hex'),
     clientTimeoutMs: 2000,
   };
-  worker = await startWorkerProcess(workerEnv);
+  await superviseWorker();
 });
 
 after(async () => {
+  stopping = true;
   await worker?.stop().catch(() => {});
   await webhook?.close().catch(() => {});
   await connection?.close().catch(() => {});
@@ -102,6 +106,22 @@ after(async () => {
   await database?.drop().catch(() => {});
   await fake?.close().catch(() => {});
 });
+
+/**
+ * Starts the worker child and, like the production supervisor (docker compose `restart: unless-stopped`),
+ * starts a new one when it dies on its own; such crashes are counted and reported.
+ */
+async function superviseWorker(): Promise<void> {
+  const current = await startWorkerProcess(workerEnv);
+  worker = current;
+  current.child.once('exit', (code, signal) => {
+    if (stopping || worker !== current) return;
+    workerCrashes += 1;
+    console.log(`worker process died on its own (code ${code}, signal ${signal}); restarting it as a supervisor would`);
+    worker = undefined;
+    void superviseWorker();
+  });
+}
 
 /** Changes the entity in the fake, then sends its webhook; records the answer. */
 async function sendOne(seq: number): Promise<void> {
@@ -204,6 +224,7 @@ interface FaultCost {
   'events delayed': number;
   'recovery s': number;
   'recovery s beyond baseline': number;
+  'worker crashes': number;
 }
 const costs: FaultCost[] = [];
 
@@ -212,6 +233,7 @@ async function underFault(name: string, inject: () => Promise<void>, heal: () =>
   // Some normal traffic first.
   await new Promise((r) => setTimeout(r, 2000));
   const from = sent.length;
+  const crashesBefore = workerCrashes;
   const faultStart = Date.now();
   await inject();
   await new Promise((r) => setTimeout(r, FAULT_MS));
@@ -232,6 +254,7 @@ async function underFault(name: string, inject: () => Promise<void>, heal: () =>
     'events delayed': count((s) => s.status === 202 && s.at >= faultStart && s.at <= faultStart + faultMs),
     'recovery s': Math.round(recoveryMs / 100) / 10,
     'recovery s beyond baseline': Math.round((recoveryMs - (costs[0] ? costs[0]['recovery s'] * 1000 : recoveryMs)) / 100) / 10,
+    'worker crashes': workerCrashes - crashesBefore,
   });
 }
 
@@ -241,11 +264,12 @@ test('faults during a steady webhook stream: every acknowledged event ends up in
   await underFault(
     'worker SIGKILL',
     async () => {
-      await worker?.kill();
+      const killed = worker;
       worker = undefined;
+      await killed?.kill();
     },
     async () => {
-      worker = await startWorkerProcess(workerEnv);
+      await superviseWorker();
     },
   );
 
