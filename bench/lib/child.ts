@@ -1,0 +1,61 @@
+// Starts bench/server-main.ts in a child process and reads its peak memory (VmHWM) from /proc.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+
+export interface ServerChild {
+  child: ChildProcess;
+  url: string;
+  pid: number;
+  /** Peak resident memory so far (MiB), from /proc/<pid>/status; undefined off Linux. */
+  peakRssMb(): number | undefined;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export async function startServerChild(mode: 'service' | 'bare' | 'inline', env: Record<string, string>, options: { cpuProfDir?: string } = {}): Promise<ServerChild> {
+  const execArgv = ['--import', 'tsx'];
+  if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
+  const child = fork(path.join(__dirname, '..', 'server-main.ts'), [], {
+    execArgv,
+    env: { ...process.env, ...env, BENCH_SERVER: mode },
+    // Logs go nowhere (as to a log shipper that keeps up); errors still show.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    child.on('message', (m: { ready?: boolean; port?: number }) => {
+      if (m.ready) resolve(m.port ?? 0);
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} server exited early with code ${code}`)));
+  });
+  const pid = child.pid ?? 0;
+  let lastPeak: number | undefined;
+  const peakRssMb = () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) lastPeak = Number(m[1]) / 1024;
+    } catch {
+      // exited: keep the last reading
+    }
+    return lastPeak;
+  };
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    pid,
+    peakRssMb,
+    async stop() {
+      peakRssMb();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
