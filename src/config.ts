@@ -7,6 +7,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** Postgres connections per process: the webhook path (key lookups, inbox, event log, relay) and the activities share them. */
+  databasePoolSize: number;
   temporalAddress: string | undefined;
   temporalNamespace: string;
   taskQueue: string;
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolSize: intVar(env, 'DATABASE_POOL_SIZE', 20, 1, 1000),
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.TEMPORAL_TASK_QUEUE || 'economic-sync',

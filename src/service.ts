@@ -10,6 +10,7 @@ import './cli/commands';
 import { ConfigError, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/client';
 import { migrateDatabase } from './db/migrate';
+import { guardPostgresJsNullSocketWrite } from './db/postgres-js-guard';
 import { buildApp, requestSerializers } from './http/app';
 import { createMetrics } from './http/metrics';
 import { CallCounter } from './economic';
@@ -43,8 +44,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
   }
   mkdirSync(config.dataDir, { recursive: true });
   installTemporalLogger(log);
+  guardPostgresJsNullSocketWrite(log);
 
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.databasePoolSize });
   await migrateDatabase(database);
   log.info({ database: database.kind }, 'database ready, migrations applied');
 

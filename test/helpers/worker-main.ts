@@ -2,6 +2,7 @@
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { openDatabase } from '../../src/db/client';
+import { guardPostgresJsNullSocketWrite } from '../../src/db/postgres-js-guard';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { createSyncWorker } from '../../src/worker';
 import type { WorkerProcessEnv } from './worker-process';
@@ -9,6 +10,7 @@ import type { WorkerProcessEnv } from './worker-process';
 async function main(): Promise<void> {
   const env = JSON.parse(process.env.WORKER_ENV ?? '{}') as WorkerProcessEnv;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  guardPostgresJsNullSocketWrite();
   const database = await openDatabase({ databaseUrl: env.databaseUrl, dataDir: '/nonexistent' });
   const connection = await NativeConnection.connect({ address: env.temporalAddress });
   const worker = await createSyncWorker({
