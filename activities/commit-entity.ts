@@ -1,7 +1,9 @@
 // commitEntity / markDeleted: write what fetchEntity read, one transaction per entity (src/sync/commit.ts
 // holds the invariants). recheckDraftInvoices: booking a draft invoice removes the draft in e-conomic
 // without naming it in the booked invoice, so after a booked invoice is committed the customer's open
-// drafts are looked up again and the ones gone are marked deleted.
+// drafts with the same amount and currency (booking keeps them) are looked up again, and the ones gone
+// are marked deleted. Drafts this misses (amounts changed while booking) are caught by the full
+// reconciliation.
 import { Context } from '@temporalio/activity';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Database } from '../src/db/client';
@@ -24,7 +26,9 @@ export function createCommitActivities(deps: { db: Database; access: EconomicAcc
       return markEntityDeleted(deps.db, input.tenantId, input.kind, input.number, input.fetchedAt);
     },
 
-    async recheckDraftInvoices(input: TenantRef & { customerNumber: number }): Promise<{ checked: number; deleted: number[] }> {
+    async recheckDraftInvoices(
+      input: TenantRef & { customerNumber: number; netAmount?: string | null; currency?: string | null },
+    ): Promise<{ checked: number; deleted: number[] }> {
       const drafts = await deps.db
         .select({ number: economicDraftInvoices.draftInvoiceNumber })
         .from(economicDraftInvoices)
@@ -33,6 +37,8 @@ export function createCommitActivities(deps: { db: Database; access: EconomicAcc
             eq(economicDraftInvoices.tenantId, input.tenantId),
             eq(economicDraftInvoices.customerNumber, input.customerNumber),
             isNull(economicDraftInvoices.deletedAt),
+            input.netAmount != null ? eq(economicDraftInvoices.netAmount, input.netAmount) : undefined,
+            input.currency != null ? eq(economicDraftInvoices.currency, input.currency) : undefined,
           ),
         )
         .limit(MAX_DRAFTS_RECHECKED);

@@ -147,10 +147,16 @@ test('an order sent and archived moves status; lines are replaced with the docum
 test('booking a draft invoice: the draft row gets deleted_at, the booked invoice appears', async () => {
   const customer = acme.agreement.upsertCustomer({ name: 'Bogholderiet', currency: 'DKK' });
   const draft = acme.agreement.createDraftInvoice({ customerNumber: customer, lines });
+  const otherDraft = acme.agreement.createDraftInvoice({ customerNumber: customer, lines: [{ description: 'Andet', quantity: 1, unitNetPrice: 99 }] });
   await (await h.signal(acme, 'draft-invoice', draft)).result();
+  await (await h.signal(acme, 'draft-invoice', otherDraft)).result();
 
   const booked = acme.agreement.bookDraftInvoice(draft);
+  h.fake.resetCalls();
   await (await h.signal(acme, 'booked-invoice', booked, { source: 'eConomicInvoicePosted' })).result();
+  // Only the draft with the booked invoice's amount was looked up again, not the customer's other draft.
+  const draftLookups = h.fake.callLog.filter((c) => c.agreement === acme.grantToken && c.path.startsWith('/invoices/drafts/')).map((c) => c.path);
+  assert.deepEqual(draftLookups, [`/invoices/drafts/${draft}`]);
 
   const [d] = await h.database.db.select().from(economicDraftInvoices).where(eq(economicDraftInvoices.draftInvoiceNumber, draft));
   assert.ok(d?.deletedAt instanceof Date, 'draft marked deleted');

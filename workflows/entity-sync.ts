@@ -114,7 +114,8 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     }
     const committed = await database.commitEntity({ tenantId, record: fetched.record, renumberedFrom: fetched.renumberedFrom });
     if (kind === 'booked-invoice' && committed === 'written' && fetched.record.customerNumber != null) {
-      await economic.recheckDraftInvoices({ ...ref, customerNumber: fetched.record.customerNumber });
+      const { customerNumber, netAmount, currency } = fetched.record;
+      await economic.recheckDraftInvoices({ ...ref, customerNumber, netAmount, currency });
     }
     return committed === 'written' ? 'synced' : 'stale';
   }

@@ -10,6 +10,8 @@ export interface ServerChild {
   pid: number;
   /** Peak resident memory so far (MiB), from /proc/<pid>/status; undefined off Linux. */
   peakRssMb(): number | undefined;
+  /** Resident memory now (MiB); undefined off Linux or after exit. */
+  rssMb(): number | undefined;
   stop(): Promise<void>;
   kill(): Promise<void>;
 }
@@ -41,11 +43,20 @@ export async function startServerChild(mode: 'service' | 'bare' | 'inline', env:
     }
     return lastPeak;
   };
+  const rssMb = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   return {
     child,
     url: `http://127.0.0.1:${port}`,
     pid,
     peakRssMb,
+    rssMb,
     async stop() {
       peakRssMb();
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -1,0 +1,60 @@
+// The reconciliation baseline: what a plain script without Temporal would do to copy a tenant into
+// Postgres: list every collection, then fetch each entity (collections carry no lines) and commit it,
+// customers and projects before the documents that reference them, 20 at a time.
+import type { Database } from '../../src/db/client';
+import { createEconomicClient, type EconomicClient } from '../../src/economic';
+import type { EntityKind } from '../../src/shared/entities';
+import { commitRecord } from '../../src/sync/commit';
+import { readEntity } from '../../activities/fetch-entity';
+
+export interface PlainCopyOptions {
+  db: Database;
+  tenantId: number;
+  restUrl: string;
+  projectsUrl: string;
+  appSecretToken: string;
+  grantToken: string;
+  concurrency?: number;
+}
+
+async function listNumbers(client: EconomicClient): Promise<Array<{ kind: EntityKind; number: number }>> {
+  const refs: Array<{ kind: EntityKind; number: number }> = [];
+  for await (const page of client.customers()) refs.push(...page.items.map((c) => ({ kind: 'customer' as const, number: c.customerNumber })));
+  for await (const page of client.projects()) refs.push(...page.items.map((p) => ({ kind: 'project' as const, number: p.number })));
+  for (const state of ['drafts', 'sent', 'archived'] as const) {
+    for await (const page of client.orders(state)) refs.push(...page.items.map((d) => ({ kind: 'order' as const, number: d.orderNumber ?? 0 })));
+    for await (const page of client.quotes(state)) refs.push(...page.items.map((d) => ({ kind: 'quote' as const, number: d.quoteNumber ?? 0 })));
+  }
+  for await (const page of client.draftInvoices()) refs.push(...page.items.map((d) => ({ kind: 'draft-invoice' as const, number: d.draftInvoiceNumber ?? 0 })));
+  for await (const page of client.bookedInvoices()) refs.push(...page.items.map((d) => ({ kind: 'booked-invoice' as const, number: d.bookedInvoiceNumber })));
+  return refs;
+}
+
+async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/** Copies the tenant; returns how many entities were committed. */
+export async function plainCopy(o: PlainCopyOptions): Promise<number> {
+  const client = createEconomicClient({ restUrl: o.restUrl, projectsUrl: o.projectsUrl, appSecretToken: o.appSecretToken, grantToken: o.grantToken });
+  const refs = await listNumbers(client);
+  const concurrency = o.concurrency ?? 20;
+  let committed = 0;
+  const copy = async (ref: { kind: EntityKind; number: number }) => {
+    const record = await readEntity(client, o.db, o.tenantId, ref.kind, ref.number, new Date().toISOString());
+    if (record) {
+      await commitRecord(o.db, o.tenantId, record);
+      committed += 1;
+    }
+  };
+  // Dependencies first: customers, then projects, then documents.
+  for (const kinds of [['customer'], ['project'], ['order', 'quote', 'draft-invoice', 'booked-invoice']]) {
+    await inPool(refs.filter((r) => kinds.includes(r.kind)), concurrency, copy);
+  }
+  return committed;
+}
