@@ -3,7 +3,7 @@
 // event says the entity was renumbered, the old number is checked to be really gone before the row moves.
 import { Context } from '@temporalio/activity';
 import type { Database } from '../src/db/client';
-import type { EconomicClient } from '../src/economic';
+import type { DocumentState, EconomicClient } from '../src/economic';
 import type { EntityKind } from '../src/shared/entities';
 import { readStoredEntity } from '../src/sync/commit';
 import { customerRecord, dependenciesOf, documentRecord, projectRecord, STATUS_STATE, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
@@ -14,6 +14,8 @@ export interface FetchEntityInput extends TenantRef {
   number: number;
   /** From a renumbering event: the number the entity had before. */
   oldNumber?: number;
+  /** Orders and quotes: the state to look in first (from a listing); else the last stored state. */
+  stateHint?: DocumentState;
 }
 
 export type FetchEntityResult =
@@ -21,7 +23,15 @@ export type FetchEntityResult =
   | { found: false; fetchedAt: string };
 
 /** Reads the entity's current version; null when e-conomic no longer has it anywhere. */
-export async function readEntity(client: EconomicClient, db: Database, tenantId: number, kind: EntityKind, number: number, fetchedAt: string): Promise<EntityRecord | null> {
+export async function readEntity(
+  client: EconomicClient,
+  db: Database,
+  tenantId: number,
+  kind: EntityKind,
+  number: number,
+  fetchedAt: string,
+  stateHint?: DocumentState,
+): Promise<EntityRecord | null> {
   switch (kind) {
     case 'customer': {
       const customer = await client.getCustomer(number);
@@ -33,8 +43,8 @@ export async function readEntity(client: EconomicClient, db: Database, tenantId:
     }
     case 'order':
     case 'quote': {
-      const stored = await readStoredEntity(db, tenantId, kind, number);
-      const hint = stored?.status ? STATUS_STATE[stored.status] : undefined;
+      const stored = stateHint ? undefined : await readStoredEntity(db, tenantId, kind, number);
+      const hint = stateHint ?? (stored?.status ? STATUS_STATE[stored.status] : undefined);
       const located = kind === 'order' ? await client.locateOrder(number, hint) : await client.locateQuote(number, hint);
       return located && documentRecord(kind, number, located.document, fetchedAt, located.state);
     }
@@ -56,7 +66,7 @@ export function createFetchEntityActivity(deps: { db: Database; access: Economic
       const fetchedAt = new Date().toISOString();
       const session = await deps.access.open(input, Context.current().cancellationSignal);
       return session.run(async (client) => {
-        const record = await readEntity(client, deps.db, input.tenantId, input.kind, input.number, fetchedAt);
+        const record = await readEntity(client, deps.db, input.tenantId, input.kind, input.number, fetchedAt, input.stateHint);
         if (!record) return { found: false, fetchedAt };
         const result: FetchEntityResult = { found: true, record, dependencies: dependenciesOf(record) };
         if (input.oldNumber !== undefined && input.oldNumber !== input.number) {

@@ -251,13 +251,16 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     if (!temporal) throw ApplicationFailure.nonRetryable('reconciliation needs a Temporal client in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
     const wait = input.options?.waitForEntities ?? true;
     const receivedAt = new Date().toISOString();
+    // `order:sent` → look in sent first: the entity's fetch then costs one call, not up to three.
+    const state = input.scope.split(':')[1];
+    const stateHint = state === 'drafts' || state === 'sent' || state === 'archived' ? state : undefined;
     await forEachLimit(numbers, input.options?.concurrency ?? 16, async (number) => {
       const workflowId = await signalEntityChange(temporal.client, temporal.taskQueue, {
         tenantId: input.tenantId,
         tenant: input.tenant,
         kind,
         number,
-        event: { eventId: reconcileEventId(input.runId, kind, number), source: 'reconcile', receivedAt },
+        event: { eventId: reconcileEventId(input.runId, kind, number), source: 'reconcile', receivedAt, stateHint },
       });
       counts.signalled += 1;
       if (!wait) return;

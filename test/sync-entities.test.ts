@@ -201,3 +201,17 @@ test('a renumbered order moves its row and lines to the new number', async () =>
     .where(and(eq(economicDocumentLines.documentType, 'order'), eq(economicDocumentLines.documentNumber, renumbered)));
   assert.equal(movedLines.length, 2);
 });
+
+test('a state hint (from a reconciliation listing) finds an archived order in one call', async () => {
+  const customer = acme.agreement.upsertCustomer({ name: 'Arkivet', currency: 'DKK' });
+  const order = acme.agreement.createOrder({ customerNumber: customer, lines });
+  acme.agreement.sendOrder(order);
+  acme.agreement.archiveOrder(order);
+  h.fake.resetCalls();
+  const handle = await h.signal(acme, 'order', order, { source: 'reconcile', stateHint: 'archived' });
+  assert.equal((await handle.result()).lastOutcome, 'synced');
+  const orderCalls = h.fake.callLog.filter((c) => c.agreement === acme.grantToken && c.path.startsWith('/orders/')).map((c) => c.path);
+  assert.deepEqual(orderCalls, [`/orders/archived/${order}`]);
+  const [o] = await h.database.db.select().from(economicOrders).where(eq(economicOrders.orderNumber, order));
+  assert.equal(o?.status, 'archived');
+});

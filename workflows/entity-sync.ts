@@ -79,9 +79,10 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
   while (pending.length > 0) {
     const batch = pending.splice(0, pending.length);
     const renumbering = [...batch].reverse().find((e) => e.oldNumber !== undefined && e.oldNumber !== number);
+    const stateHint = [...batch].reverse().find((e) => e.stateHint !== undefined)?.stateHint;
     try {
       await economic.authenticate(ref);
-      lastOutcome = await syncOnce(renumbering?.oldNumber);
+      lastOutcome = await syncOnce(renumbering?.oldNumber, stateHint);
       await database.recordSyncOutcome({ tenantId, kind, number, workflowId, outcome: lastOutcome === 'deleted' ? 'deleted' : 'synced' });
     } catch (err) {
       const { type, message } = describeFailure(err);
@@ -99,8 +100,8 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
   }
   return { syncs, events, lastOutcome };
 
-  async function syncOnce(oldNumber: number | undefined): Promise<string> {
-    const fetched = await economic.fetchEntity({ ...ref, kind, number, oldNumber });
+  async function syncOnce(oldNumber: number | undefined, stateHint: ChangeEvent['stateHint']): Promise<string> {
+    const fetched = await economic.fetchEntity({ ...ref, kind, number, oldNumber, stateHint });
     if (!fetched.found) {
       const outcome = await database.markDeleted({ tenantId, kind, number, fetchedAt: fetched.fetchedAt });
       return outcome === 'deleted' ? 'deleted' : outcome;

@@ -2,7 +2,7 @@
 // Postgres: list every collection, then fetch each entity (collections carry no lines) and commit it,
 // customers and projects before the documents that reference them, 20 at a time.
 import type { Database } from '../../src/db/client';
-import { createEconomicClient, type EconomicClient } from '../../src/economic';
+import { createEconomicClient, type DocumentState, type EconomicClient } from '../../src/economic';
 import type { EntityKind } from '../../src/shared/entities';
 import { commitRecord } from '../../src/sync/commit';
 import { readEntity } from '../../activities/fetch-entity';
@@ -17,13 +17,20 @@ export interface PlainCopyOptions {
   concurrency?: number;
 }
 
-async function listNumbers(client: EconomicClient): Promise<Array<{ kind: EntityKind; number: number }>> {
-  const refs: Array<{ kind: EntityKind; number: number }> = [];
+interface Listed {
+  kind: EntityKind;
+  number: number;
+  /** Orders and quotes: the state they were listed in, so fetching costs one call. */
+  state?: DocumentState;
+}
+
+async function listNumbers(client: EconomicClient): Promise<Listed[]> {
+  const refs: Listed[] = [];
   for await (const page of client.customers()) refs.push(...page.items.map((c) => ({ kind: 'customer' as const, number: c.customerNumber })));
   for await (const page of client.projects()) refs.push(...page.items.map((p) => ({ kind: 'project' as const, number: p.number })));
   for (const state of ['drafts', 'sent', 'archived'] as const) {
-    for await (const page of client.orders(state)) refs.push(...page.items.map((d) => ({ kind: 'order' as const, number: d.orderNumber ?? 0 })));
-    for await (const page of client.quotes(state)) refs.push(...page.items.map((d) => ({ kind: 'quote' as const, number: d.quoteNumber ?? 0 })));
+    for await (const page of client.orders(state)) refs.push(...page.items.map((d) => ({ kind: 'order' as const, number: d.orderNumber ?? 0, state })));
+    for await (const page of client.quotes(state)) refs.push(...page.items.map((d) => ({ kind: 'quote' as const, number: d.quoteNumber ?? 0, state })));
   }
   for await (const page of client.draftInvoices()) refs.push(...page.items.map((d) => ({ kind: 'draft-invoice' as const, number: d.draftInvoiceNumber ?? 0 })));
   for await (const page of client.bookedInvoices()) refs.push(...page.items.map((d) => ({ kind: 'booked-invoice' as const, number: d.bookedInvoiceNumber })));
@@ -45,8 +52,8 @@ export async function plainCopy(o: PlainCopyOptions): Promise<number> {
   const refs = await listNumbers(client);
   const concurrency = o.concurrency ?? 20;
   let committed = 0;
-  const copy = async (ref: { kind: EntityKind; number: number }) => {
-    const record = await readEntity(client, o.db, o.tenantId, ref.kind, ref.number, new Date().toISOString());
+  const copy = async (ref: Listed) => {
+    const record = await readEntity(client, o.db, o.tenantId, ref.kind, ref.number, new Date().toISOString(), ref.state);
     if (record) {
       await commitRecord(o.db, o.tenantId, record);
       committed += 1;

@@ -80,7 +80,10 @@ export interface Ingestor {
   readonly semaphore: Semaphore;
 }
 
-export const INGEST_DEFAULTS = { maxInFlight: 64, maxWaiting: 4096, waitMs: 1000, signalTimeoutMs: 3000, inboxTimeoutMs: 3000 };
+// The inbox is the last resort: a 503 there tells e-conomic the event is lost, so it gets a generous
+// deadline (a burst on a small machine queues inserts for seconds; an insert that lands after we gave up
+// would be a 503 for an event we in fact kept).
+export const INGEST_DEFAULTS = { maxInFlight: 64, maxWaiting: 4096, waitMs: 1000, signalTimeoutMs: 3000, inboxTimeoutMs: 10_000 };
 
 export function createIngestor(options: IngestorOptions): Ingestor {
   const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };

@@ -15,6 +15,8 @@ export interface ChangeEvent {
   oldNumber?: number;
   /** ISO instant the event was received. */
   receivedAt: string;
+  /** For orders and quotes: the state a listing just saw the document in (reconciliation), looked in first. */
+  stateHint?: 'drafts' | 'sent' | 'archived';
 }
 
 export interface EntitySyncInput {

@@ -139,6 +139,15 @@ export async function readStoredEntity(db: Database | Transaction, tenantId: num
   return row as StoredEntity | undefined;
 }
 
+/** The lines of one document. */
+function linesOf(tenantId: number, documentType: DocumentType, documentNumber: number): SQL {
+  return and(
+    eq(economicDocumentLines.tenantId, tenantId),
+    eq(economicDocumentLines.documentType, documentType),
+    eq(economicDocumentLines.documentNumber, documentNumber),
+  ) as SQL;
+}
+
 async function lockEntity(tx: Transaction, tenantId: number, kind: EntityKind, number: number): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${tenantId}/${kind}/${number}`}, 0))`);
 }
@@ -185,13 +194,7 @@ export async function commitRecord(db: Database, tenantId: number, record: Entit
 async function replaceLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord, lastUpdated: Date | null, fetchedAt: Date): Promise<void> {
   await tx
     .delete(economicDocumentLines)
-    .where(
-      and(
-        eq(economicDocumentLines.tenantId, tenantId),
-        eq(economicDocumentLines.documentType, documentType),
-        eq(economicDocumentLines.documentNumber, record.number),
-      ),
-    );
+    .where(linesOf(tenantId, documentType, record.number));
   const lines = record.lines ?? [];
   // Chunks keep each statement well under Postgres' bind-parameter limit.
   for (let i = 0; i < lines.length; i += 500) {
@@ -234,13 +237,7 @@ async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKin
     await tx
       .update(economicDocumentLines)
       .set({ documentNumber: to })
-      .where(
-        and(
-          eq(economicDocumentLines.tenantId, tenantId),
-          eq(economicDocumentLines.documentType, t.documentType),
-          eq(economicDocumentLines.documentNumber, from),
-        ),
-      );
+      .where(linesOf(tenantId, t.documentType, from));
   }
 }
 
@@ -269,14 +266,7 @@ export async function markEntityDeleted(db: Database, tenantId: number, kind: En
       await tx
         .update(economicDocumentLines)
         .set({ deletedAt: fetchedAt })
-        .where(
-          and(
-            eq(economicDocumentLines.tenantId, tenantId),
-            eq(economicDocumentLines.documentType, t.documentType),
-            eq(economicDocumentLines.documentNumber, number),
-            isNull(economicDocumentLines.deletedAt),
-          ),
-        );
+        .where(and(linesOf(tenantId, t.documentType, number), isNull(economicDocumentLines.deletedAt)));
     }
     return 'deleted';
   });

@@ -37,7 +37,7 @@ export interface SyncHarness {
   startWorker(): Promise<{ stop(): Promise<void> }>;
   createTenant(name: string): Promise<TestTenant>;
   /** Sends a change event the way the webhook does, and returns the entity workflow's handle. */
-  signal(tenant: TestTenant, kind: EntityKind, number: number, extra?: { oldNumber?: number; source?: string }): Promise<WorkflowHandle<typeof entitySyncWorkflow>>;
+  signal(tenant: TestTenant, kind: EntityKind, number: number, extra?: { oldNumber?: number; source?: string; stateHint?: 'drafts' | 'sent' | 'archived' }): Promise<WorkflowHandle<typeof entitySyncWorkflow>>;
   close(): Promise<void>;
 }
 
@@ -83,7 +83,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
         tenant: tenant.name,
         kind,
         number,
-        event: { eventId: randomUUID(), source: extra.source ?? 'test', oldNumber: extra.oldNumber, receivedAt: new Date().toISOString() },
+        event: { eventId: randomUUID(), source: extra.source ?? 'test', oldNumber: extra.oldNumber, stateHint: extra.stateHint, receivedAt: new Date().toISOString() },
       });
       return temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId(tenant.name, kind, number));
     },
