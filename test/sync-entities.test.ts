@@ -8,13 +8,13 @@ import { queryRows } from '../src/db/client';
 import {
   economicBookedInvoices,
   economicCustomers,
-  economicDocumentLines,
   economicDraftInvoices,
   economicOrders,
   economicProjects,
   economicQuotes,
   syncState,
 } from '../src/db/schema';
+import { documentLines } from './helpers/rows';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 
 let h: SyncHarness;
@@ -70,11 +70,7 @@ test('an order whose customer and project are unknown: customer, then project, t
   const xid = (kind: string) => Number(xids.find((x) => x.kind === kind)?.xid);
   assert.ok(xid('customer') < xid('project') && xid('project') < xid('order'), `customer, then project, then order: ${JSON.stringify(xids)}`);
 
-  const orderLines = await h.database.db
-    .select()
-    .from(economicDocumentLines)
-    .where(and(eq(economicDocumentLines.documentType, 'order'), eq(economicDocumentLines.documentNumber, order)))
-    .orderBy(economicDocumentLines.lineNumber);
+  const orderLines = await documentLines(h.database.db, acme.id, 'order', order);
   assert.deepEqual(
     orderLines.map((l) => [l.lineNumber, l.description, l.productNumber, Number(l.quantity), Number(l.unitNetPrice)]),
     [
@@ -114,10 +110,7 @@ test('quotes, draft invoices, booked invoices and projects land in their tables'
   assert.equal(b?.lastUpdated, null, 'booked invoices carry no lastUpdated');
   const [p2] = await h.database.db.select().from(economicProjects).where(eq(economicProjects.projectNumber, project2));
   assert.equal(p2?.isClosed, true);
-  const lineCount = await h.database.db
-    .select()
-    .from(economicDocumentLines)
-    .where(and(eq(economicDocumentLines.documentType, 'booked_invoice'), eq(economicDocumentLines.documentNumber, booked)));
+  const lineCount = await documentLines(h.database.db, acme.id, 'booked_invoice', booked);
   assert.equal(lineCount.length, 2);
 });
 
@@ -131,10 +124,7 @@ test('an order sent and archived moves status; lines are replaced with the docum
   await (await h.signal(acme, 'order', order)).result();
   let [o] = await h.database.db.select().from(economicOrders).where(eq(economicOrders.orderNumber, order));
   assert.equal(o?.status, 'sent');
-  const after1 = await h.database.db
-    .select()
-    .from(economicDocumentLines)
-    .where(and(eq(economicDocumentLines.documentType, 'order'), eq(economicDocumentLines.documentNumber, order)));
+  const after1 = await documentLines(h.database.db, acme.id, 'order', order);
   assert.deepEqual(after1.map((l) => l.description), ['Kun én linje']);
 
   acme.agreement.archiveOrder(order);
@@ -174,10 +164,7 @@ test('an entity deleted in e-conomic gets deleted_at and keeps its row', async (
   assert.equal(result.lastOutcome, 'deleted');
   const [q] = await h.database.db.select().from(economicQuotes).where(eq(economicQuotes.quoteNumber, quote));
   assert.ok(q?.deletedAt instanceof Date);
-  const qLines = await h.database.db
-    .select()
-    .from(economicDocumentLines)
-    .where(and(eq(economicDocumentLines.documentType, 'quote'), eq(economicDocumentLines.documentNumber, quote)));
+  const qLines = await documentLines(h.database.db, acme.id, 'quote', quote);
   assert.ok(qLines.length > 0 && qLines.every((l) => l.deletedAt instanceof Date));
   const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.kind, 'quote'), eq(syncState.number, quote)));
   assert.equal(state?.lastOutcome, 'deleted');
@@ -195,10 +182,7 @@ test('a renumbered order moves its row and lines to the new number', async () =>
   assert.equal(old.length, 0, 'the row moved');
   const [moved] = await h.database.db.select().from(economicOrders).where(eq(economicOrders.orderNumber, renumbered));
   assert.equal(moved?.customerNumber, customer);
-  const movedLines = await h.database.db
-    .select()
-    .from(economicDocumentLines)
-    .where(and(eq(economicDocumentLines.documentType, 'order'), eq(economicDocumentLines.documentNumber, renumbered)));
+  const movedLines = await documentLines(h.database.db, acme.id, 'order', renumbered);
   assert.equal(movedLines.length, 2);
 });
 

@@ -2,11 +2,12 @@
 // exactly as e-conomic holds it, nothing lost and nothing doubled.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { queryRows } from '../src/db/client';
-import { economicDocumentLines, economicOrders, syncState } from '../src/db/schema';
+import { economicOrders, syncState } from '../src/db/schema';
 import { entityWorkflowId } from '../src/shared/entities';
 import type { entitySyncWorkflow } from '../workflows/entity-sync';
+import { documentLines } from './helpers/rows';
 import { waitFor } from './helpers/wait';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 import { startWorkerProcess, type WorkerProcessEnv } from './helpers/worker-process';
@@ -67,10 +68,7 @@ test('the worker killed mid-burst and restarted: every entity committed once, no
   const rows = await h.database.db.select().from(economicOrders).where(eq(economicOrders.tenantId, tenant.id));
   assert.equal(rows.length, orders.length);
   for (const n of orders) {
-    const lines = await h.database.db
-      .select()
-      .from(economicDocumentLines)
-      .where(and(eq(economicDocumentLines.tenantId, tenant.id), eq(economicDocumentLines.documentType, 'order'), eq(economicDocumentLines.documentNumber, n)));
+    const lines = await documentLines(h.database.db, tenant.id, 'order', n);
     assert.equal(lines.length, 1 + (orders.indexOf(n) % 4), `lines of order ${n}`);
   }
   const states = await h.database.db.select().from(syncState).where(eq(syncState.tenantId, tenant.id));

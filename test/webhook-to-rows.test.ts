@@ -8,17 +8,16 @@ import { createApiKey } from '../src/access/api-keys';
 import {
   economicBookedInvoices,
   economicCustomers,
-  economicDocumentLines,
   economicDraftInvoices,
   economicOrders,
   economicProjects,
   economicQuotes,
   tenantCredentials,
-  type DocumentType,
 } from '../src/db/schema';
 import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
 import type { entitySyncWorkflow } from '../workflows/entity-sync';
 import { emitWebhooks, type FakeAgreement } from './fake-economic';
+import { documentLines } from './helpers/rows';
 import { startSyncHarness, type SyncHarness } from './helpers/sync-harness';
 import { startTestWebhook, type TestWebhook } from './helpers/webhook';
 
@@ -58,13 +57,6 @@ async function deliver(apiKey: string, grantToken: string, source: string, numbe
     concurrency: 1,
   });
   return result.statuses[0] ?? 0;
-}
-
-async function linesOf(tenantId: number, type: DocumentType, number: number) {
-  return h.database.db
-    .select()
-    .from(economicDocumentLines)
-    .where(and(eq(economicDocumentLines.tenantId, tenantId), eq(economicDocumentLines.documentType, type), eq(economicDocumentLines.documentNumber, number)));
 }
 
 test('each of the five APISources, from the webhook request to rows and lines', async () => {
@@ -110,7 +102,7 @@ test('each of the five APISources, from the webhook request to rows and lines', 
   assert.equal(Number(b?.remainder), Number(b?.grossAmount));
 
   for (const [type, number] of [['order', order], ['quote', quote], ['draft_invoice', draft], ['booked_invoice', booked]] as const) {
-    const rows = await linesOf(tenantId, type, number);
+    const rows = await documentLines(h.database.db, tenantId, type, number);
     assert.deepEqual(rows.map((l) => [l.lineNumber, l.description, l.productNumber]).sort(), [
       [1, 'Montage', 'TIME'],
       [2, 'Materialer', 'MAT'],

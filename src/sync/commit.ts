@@ -140,7 +140,7 @@ export async function readStoredEntity(db: Database | Transaction, tenantId: num
 }
 
 /** The lines of one document. */
-function linesOf(tenantId: number, documentType: DocumentType, documentNumber: number): SQL {
+export function linesOf(tenantId: number, documentType: DocumentType, documentNumber: number): SQL {
   return and(
     eq(economicDocumentLines.tenantId, tenantId),
     eq(economicDocumentLines.documentType, documentType),
