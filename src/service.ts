@@ -54,8 +54,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const runsApi = config.role !== 'worker';
   const temporal = await connectTemporal(config, log, { worker: runsWorker });
   const metrics = createMetrics();
-  const secretsKey = loadSecretsKey(config.secretsKey, config.dataDir);
-  const secretBox = createSecretBox(secretsKey);
+  const secretBox = createSecretBox(loadSecretsKey(config.secretsKey, config.dataDir));
   const callCounter = new CallCounter((tenant, endpoint) => metrics.economicCalls.inc({ tenant, endpoint }));
 
   let worker: Worker | undefined;
@@ -98,7 +97,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       db: database.db,
       client: temporal.client,
       taskQueue: config.taskQueue,
-      secretsKey,
+      secretBox,
       // A tenant's first grant makes it reconcilable: give it its schedule now, not at the next start.
       onNewGrant: async (tenantId) => {
         const [tenant] = await database.db.select({ id: tenants.id, name: tenants.name }).from(tenants).where(eq(tenants.id, tenantId));

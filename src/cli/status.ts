@@ -1,20 +1,16 @@
 // `status [--tenant <name>]`: per tenant and entity kind, rows (live and deleted), last sync and
 // failures, plus each tenant's credential state.
-import { sql } from 'drizzle-orm';
+import { getTableName, sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
+import { ENTITY_KINDS } from '../shared/entities';
 import { TENANT_SCOPE } from '../shared/reconcile';
+import { KIND_TABLES } from '../sync/commit';
 import { CliError } from './context';
 import { registerCommand } from './registry';
 import { formatTable } from './table';
 
-const KIND_TABLES: Array<[kind: string, table: string]> = [
-  ['customer', 'economic_customers'],
-  ['project', 'economic_projects'],
-  ['order', 'economic_orders'],
-  ['quote', 'economic_quotes'],
-  ['draft-invoice', 'economic_draft_invoices'],
-  ['booked-invoice', 'economic_booked_invoices'],
-];
+/** Each entity kind with the name of its table, from the sync's own mapping. */
+const KIND_TABLE_NAMES: Array<[kind: string, table: string]> = ENTITY_KINDS.map((kind) => [kind, getTableName(KIND_TABLES[kind].table)]);
 
 interface StatusRow extends Record<string, unknown> {
   tenant: string;
@@ -30,7 +26,7 @@ registerCommand('status', async (ctx, args) => {
   const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
   const tenantFilter = tenant === undefined ? sql`true` : sql`t.name = ${tenant}`;
   const perKind = sql.join(
-    KIND_TABLES.map(
+    KIND_TABLE_NAMES.map(
       ([kind, table]) =>
         sql`select tenant_id, ${kind}::text as kind, count(*) filter (where deleted_at is null)::int as rows,
                    count(*) filter (where deleted_at is not null)::int as deleted, max(synced_at) as last_sync
@@ -40,7 +36,7 @@ registerCommand('status', async (ctx, args) => {
   );
   const list = await queryRows<StatusRow>(
     ctx.db,
-    sql`with kinds(kind) as (values ${sql.join(KIND_TABLES.map(([kind]) => sql`(${kind}::text)`), sql`, `)}),
+    sql`with kinds(kind) as (values ${sql.join(KIND_TABLE_NAMES.map(([kind]) => sql`(${kind}::text)`), sql`, `)}),
              counts as (${perKind}),
              failures as (select tenant_id, kind, count(*)::int as failed from sync_state where last_outcome = 'failed' group by tenant_id, kind)
         select t.name as tenant, c.status as credentials, k.kind,

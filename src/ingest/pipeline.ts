@@ -9,7 +9,7 @@ import type { Metrics } from '../http/metrics';
 import { createRateLimiter } from '../http/rate-limit';
 import { webhookRoutes } from '../http/webhook-route';
 import type { Logger } from '../logger';
-import { createSecretBox } from '../secrets/secret-box';
+import type { SecretBox } from '../secrets/secret-box';
 import { createEventLog, type EventLog } from './event-log';
 import { createGrantRecorder } from './grant-recorder';
 import { createInboxRelay, type InboxRelay, type InboxRelayOptions } from './inbox-relay';
@@ -19,7 +19,8 @@ export interface WebhookPipelineOptions {
   db: Database;
   client: Client;
   taskQueue: string;
-  secretsKey: Buffer;
+  /** Encrypts the grant tokens webhooks bring (the same box the worker decrypts them with). */
+  secretBox: SecretBox;
   metrics: Metrics;
   log: Logger;
   rateLimitPerSecond: number;
@@ -82,7 +83,7 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
     authenticator: createApiKeyAuthenticator(db),
     rateLimiter: createRateLimiter({ ratePerSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst }),
     ingestor,
-    grants: createGrantRecorder({ db, box: createSecretBox(options.secretsKey), log, onNewGrant: options.onNewGrant }),
+    grants: createGrantRecorder({ db, box: options.secretBox, log, onNewGrant: options.onNewGrant }),
     metrics,
   });
   return {

@@ -9,6 +9,7 @@ import { buildApp, requestSerializers } from '../../src/http/app';
 import { createMetrics, type Metrics } from '../../src/http/metrics';
 import { createWebhookPipeline, type WebhookPipeline, type WebhookPipelineOptions } from '../../src/ingest/pipeline';
 import { REDACT_PATHS } from '../../src/logger';
+import { createSecretBox } from '../../src/secrets/secret-box';
 import type { Database } from '../../src/db/client';
 
 export interface TestWebhook {
@@ -46,7 +47,7 @@ export async function startTestWebhook(options: {
     db: options.db,
     client: options.client,
     taskQueue: options.taskQueue,
-    secretsKey,
+    secretBox: createSecretBox(secretsKey),
     metrics,
     log,
     rateLimitPerSecond: options.rateLimitPerSecond ?? 100_000,
