@@ -1,4 +1,4 @@
-// Reconciliation activities (issue 6): list e-conomic page by page, compare each page with Postgres, and
+// Reconciliation activities: list e-conomic page by page, compare each page with Postgres, and
 // send every entity that is missing, stale or gone through signalEntityChange, the same path webhooks
 // use, so dependencies, ordering and coalescing come from the entity workflow.
 //

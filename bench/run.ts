@@ -1,4 +1,4 @@
-// `npm run bench` (issue 7): starts its own Temporal dev server, Postgres database and fake e-conomic,
+// `npm run bench`: starts its own Temporal dev server, Postgres database and fake e-conomic,
 // runs each scenario against the real webhook server (a child process: src/service.ts startService),
 // prints a table and writes bench/results.json. Every figure comes with a baseline measured in the same
 // run, and the ratio. Knobs (env): BENCH_SCALE (multiplies every size, default 1), BENCH_ONLY

@@ -1,4 +1,4 @@
-// `npm run cli -- <command>` / the `economic-sync` bin (contract §3). Exit 0 on success; otherwise a
+// `npm run cli -- <command>` / the `economic-sync` bin (docs/cli.md). Exit 0 on success; otherwise a
 // one-line message on stderr and a non-zero exit code.
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';

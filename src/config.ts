@@ -1,4 +1,4 @@
-// Configuration from the environment (contract §2). Parsed once, validated, with clear errors.
+// Configuration from the environment (docs/configuration.md). Parsed once, validated, with clear errors.
 import path from 'node:path';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -23,7 +23,7 @@ export interface Config {
   /** Webhook rate limit per API key: sustained requests per second, and the burst a key may spend at once. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
-  /** Reconciliation intervals (issue 6). */
+  /** Reconciliation intervals. */
   reconcileIncrementalEvery: string;
   reconcileFullEvery: string;
 }

@@ -1,4 +1,4 @@
-// `npm start`: runs economic-sync as configured by the environment (contract §2) and shuts down
+// `npm start`: runs economic-sync as configured by the environment (docs/configuration.md) and shuts down
 // gracefully on Ctrl-C / SIGTERM.
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';

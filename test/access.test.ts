@@ -1,4 +1,4 @@
-// `access create|list|revoke` (contract §3): through the registered handlers, and once through the
+// `access create|list|revoke` (docs/cli.md): through the registered handlers, and once through the
 // real CLI process with DATABASE_URL set.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

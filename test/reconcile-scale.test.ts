@@ -1,4 +1,4 @@
-// Reconciliation at scale and under interruption (issue 6): a 10,000-document tenant is compared page
+// Reconciliation at scale and under interruption: a 10,000-document tenant is compared page
 // by page with memory bounded by one page and exactly the listing calls paging requires; an attempt
 // that dies mid-listing resumes from its heartbeated cursor instead of starting over.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Scheduled reconciliation end to end (issue 6) on the real dev server, real Postgres and the fake
+// Scheduled reconciliation end to end on the real dev server, real Postgres and the fake
 // e-conomic: webhooks are never sent, so whatever reaches Postgres got there through reconciliation
 // signalling the real entity workflows.
 import assert from 'node:assert/strict';

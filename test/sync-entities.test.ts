@@ -1,6 +1,6 @@
 // The per-entity sync workflow end to end on the real dev server, real Postgres and the fake
 // e-conomic over HTTP: every kind lands in its table, dependencies first, and lifecycle moves
-// (archive, booking, deletion, renumbering) leave the rows contract §4 describes.
+// (archive, booking, deletion, renumbering) leave the rows docs/database.md describes.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq, sql } from 'drizzle-orm';

@@ -1,4 +1,4 @@
-// The webhook (contract §1) against a real Temporal dev server and a real Postgres: every APISource
+// The webhook (docs/webhook.md) against a real Temporal dev server and a real Postgres: every APISource
 // reaches its entity workflow, every error answer, tenant isolation, revocation, fuzzing, a burst, and
 // no secret in logs, histories or answers.
 import assert from 'node:assert/strict';
@@ -153,7 +153,7 @@ describe('accepted events reach their entity workflow', () => {
   });
 });
 
-describe('error answers (contract §1)', () => {
+describe('error answers (docs/webhook.md)', () => {
   test('400 unknown or missing APISource lists the five', async () => {
     for (const source of ['eConomicCustomer', null, '']) {
       const body = problem(await post({ source, body: { eConomicAPIKey: GRANT_A, number: 1 } }), 400, 'invalid_api_source');

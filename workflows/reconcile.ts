@@ -1,4 +1,4 @@
-// Reconciliation of one tenant (issue 6): converges Postgres to e-conomic even when webhooks were lost.
+// Reconciliation of one tenant: converges Postgres to e-conomic even when webhooks were lost.
 // Started by the tenant's Schedule `reconcile/<tenant>` (mode `auto`: full when the last full run is
 // older than `fullEveryMs`, else incremental) or by `reconcile --tenant <name> [--full]`.
 //

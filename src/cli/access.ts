@@ -1,4 +1,4 @@
-// `access create|list|revoke`: tenants and their API keys (contract §3).
+// `access create|list|revoke`: tenants and their API keys (docs/cli.md).
 import { AccessError, createApiKey, listApiKeys, revokeApiKey, validateTenantName } from '../access/api-keys';
 import { CliError } from './context';
 import { registerCommand } from './registry';

@@ -1,4 +1,4 @@
-// The read model (contract §4) and the service's own bookkeeping tables. One file, so drizzle-kit
+// The read model (docs/database.md) and the service's own bookkeeping tables. One file, so drizzle-kit
 // generates every migration from it. Amounts are numeric (kept as strings: no float rounding), dates
 // are `date`, instants `timestamptz`.
 import { sql } from 'drizzle-orm';
@@ -160,7 +160,7 @@ export const reconcileSeen = pgTable(
 );
 
 // ---------------------------------------------------------------------------------------------------
-// The read model (contract §4)
+// The read model (docs/database.md)
 // ---------------------------------------------------------------------------------------------------
 
 /** Columns every synced table has. */
@@ -215,7 +215,7 @@ const documentColumns = () => ({
 });
 
 /**
- * A document's customer and project must exist before it is committed (contract §4). Renumbering a
+ * A document's customer and project must exist before it is committed (docs/database.md). Renumbering a
  * customer or project carries over to the documents that reference it.
  */
 const documentReferences = (t: { tenantId: AnyPgColumn; customerNumber: AnyPgColumn; projectNumber: AnyPgColumn }) => [

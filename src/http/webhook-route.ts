@@ -1,4 +1,4 @@
-// The webhook e-conomic calls (contract §1): `POST /?APIKey=&APISource=` and its alias
+// The webhook e-conomic calls (docs/webhook.md): `POST /?APIKey=&APISource=` and its alias
 // `POST /webhooks/economic`. Order of checks: API key (401, before anything about the body is said),
 // rate limit (429), content type and size (415, 413), APISource and body (400), then durable
 // acceptance (202, or 503 when the event could not be made durable anywhere).

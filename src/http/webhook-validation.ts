@@ -1,4 +1,4 @@
-// Validation of one webhook call (contract §1): the APISource query parameter and the body, with an
+// Validation of one webhook call (docs/webhook.md): the APISource query parameter and the body, with an
 // answer that names the field. Never echoes a value that could be a secret.
 import { API_SOURCES, isApiSource, type ApiSource } from '../shared/entities';
 

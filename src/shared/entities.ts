@@ -1,6 +1,6 @@
 // Pure names shared by the webhook, the workflows and the activities. No I/O here: workflows import it.
 
-/** The `APISource` values e-conomic webhooks carry (contract §1). */
+/** The `APISource` values e-conomic webhooks carry (docs/webhook.md). */
 export const API_SOURCES = [
   'eConomicOrder',
   'eConomicOffer',
@@ -33,12 +33,12 @@ export function isEntityKind(value: unknown): value is EntityKind {
 /** Tenant names appear in workflow IDs and schedule IDs, so they are kept to a URL- and ID-safe alphabet. */
 export const TENANT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-/** `economic/<tenant>/<kind>/<number>` (contract §5). */
+/** `economic/<tenant>/<kind>/<number>` (docs/temporal.md). */
 export function entityWorkflowId(tenant: string, kind: EntityKind, number: number): string {
   return `economic/${tenant}/${kind}/${number}`;
 }
 
-/** `reconcile/<tenant>` (contract §5). */
+/** `reconcile/<tenant>` (docs/temporal.md). */
 export function reconcileScheduleId(tenant: string): string {
   return `reconcile/${tenant}`;
 }

@@ -1,4 +1,4 @@
-// Names and messages of scheduled reconciliation (issue 6). Pure: imported by the reconcile workflow.
+// Names and messages of scheduled reconciliation. Pure: imported by the reconcile workflow.
 //
 // A scope is one listing of e-conomic compared with Postgres: an entity kind, plus the state where
 // e-conomic lists documents per state. Each scope keeps its own watermark in `reconcile_state`.

@@ -1,4 +1,4 @@
-// Typed keys of the contract's search attributes (§5). Pure: imported by workflows and the client alike.
+// Typed keys of the search attributes of docs/temporal.md. Pure: imported by workflows and the client alike.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const EconomicTenant = defineSearchAttributeKey('EconomicTenant', SearchAttributeType.KEYWORD);

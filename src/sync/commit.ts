@@ -1,5 +1,5 @@
-// Writes entity records into the read model, one transaction per entity, under the contract's
-// invariants (§4): a header row and its lines are replaced together; an older version never overwrites
+// Writes entity records into the read model, one transaction per entity, under the invariants of
+// docs/database.md: a header row and its lines are replaced together; an older version never overwrites
 // a newer one; an entity gone from e-conomic gets `deleted_at` and is never removed; renumbering moves
 // the row. Writes to one entity are serialised by a transaction-scoped advisory lock, so two workflows
 // syncing the same dependency (say, a project two orders share) never write it at the same moment, and

@@ -1,4 +1,4 @@
-// Turns what e-conomic returned into the row values of the read model (contract §4): one pure mapping
+// Turns what e-conomic returned into the row values of the read model (docs/database.md): one pure mapping
 // per entity kind. The record travels from the fetch activity to the commit activity (through the
 // workflow's history), so it holds only what e-conomic returned: never a secret.
 import type { BookedInvoice, Customer, DocumentState, Project, SalesDocument } from '../economic';

@@ -1,6 +1,6 @@
 // Launches a local Temporal dev server (the real Temporal CLI's `server start-dev`) for `npm start`
 // without TEMPORAL_ADDRESS, and for tests. State persists in a SQLite file when one is given, the
-// contract's search attributes are registered, and the Web UI is served when a UI port is given.
+// search attributes of docs/temporal.md are registered, and the Web UI is served when a UI port is given.
 // The SDK's ephemeral-server support manages the child process (stopped on teardown).
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../shared/search-attributes';

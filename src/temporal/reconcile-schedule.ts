@@ -1,4 +1,4 @@
-// The reconciliation Schedule of each tenant, `reconcile/<tenant>` (contract §5): one schedule per tenant
+// The reconciliation Schedule of each tenant, `reconcile/<tenant>` (docs/temporal.md): one schedule per tenant
 // with credentials, firing every `reconcileIncrementalEvery` (default 15m); its action starts the
 // reconcile workflow in mode `auto`, which runs full when the tenant's last full run is older than
 // `reconcileFullEvery` (default 24h) and incremental otherwise. Overlap policy SKIP: a run still going

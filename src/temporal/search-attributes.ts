@@ -1,4 +1,4 @@
-// Registers the contract's search attributes on a Temporal server the service did not launch itself
+// Registers the search attributes of docs/temporal.md on a Temporal server the service did not launch itself
 // (TEMPORAL_ADDRESS). Idempotent: attributes already present are left alone.
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';

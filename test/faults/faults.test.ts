@@ -1,4 +1,4 @@
-// The fault suite (issue 7, `npm run test:faults`, not part of `npm test`): a steady stream of webhooks
+// The fault suite (`npm run test:faults`, not part of `npm test`): a steady stream of webhooks
 // over real HTTP (loopback) into the webhook server, a worker in a child process, a real Temporal dev
 // server behind a TCP proxy, a real Postgres and the fake e-conomic. Before every webhook the entity is
 // changed in the fake. One fault at a time: the worker SIGKILLed, Temporal cut off, Postgres restarted,
@@ -312,7 +312,7 @@ test('faults during a steady webhook stream: every acknowledged event ends up in
   assert.deepEqual(final.missing, []);
   assert.deepEqual(final.mismatched, []);
   assert.ok(final.present > 0 && acknowledged().length >= final.present);
-  // 503s are allowed by the contract only when neither store takes the event; none of these faults
+  // 503s are allowed by docs/webhook.md only when neither store takes the event; none of these faults
   // takes both Temporal and Postgres away at once, so we expect none at all.
   assert.equal(sent.filter((s) => s.status === 503).length, 0, '503 only when neither Temporal nor Postgres takes the event');
 });

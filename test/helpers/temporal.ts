@@ -1,5 +1,5 @@
 // A real Temporal dev server for a test file (the CLI resolved by src/temporal/cli-binary.ts), with the
-// contract's search attributes registered, plus a worker factory over the real activities.
+// search attributes of docs/temporal.md registered, plus a worker factory over the real activities.
 import { randomBytes } from 'node:crypto';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
