@@ -139,7 +139,7 @@ export interface FakeEconomic {
   agreement(grantToken: string): FakeAgreement | undefined;
   revokeGrant(grantToken: string): void;
   restoreGrant(grantToken: string): void;
-  /** 403 (legacy shape, role missing) on paths starting with `pathPrefix` for this agreement. */
+  /** 403 (our app's role lacks access) on paths starting with `pathPrefix` for this agreement. */
   forbid(grantToken: string, pathPrefix: string): void;
   /** The agreement loses a module: every Projects API endpoint answers 403 `AccessDeniedAgreementMissingModules`. */
   withoutModule(grantToken: string, module: EconomicModule): void;
