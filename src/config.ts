@@ -52,7 +52,7 @@ function urlVar(env: NodeJS.ProcessEnv, name: string, fallback: string): string 
   }
 }
 
-export const DEFAULT_PROJECTS_URL = 'https://apis.e-conomic.com/projectsapi/v22.0.0';
+export const DEFAULT_PROJECTS_URL = 'https://apis.e-conomic.com/projectsapi/v1.1.0';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const role = (env.ROLE || 'all') as Role;
