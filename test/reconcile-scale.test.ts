@@ -19,6 +19,7 @@ import {
 import { DOC_STATES, seedAgreement, type DocRec } from './fake-economic';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 import { startTestWorker, uniqueTaskQueue } from './helpers/temporal';
+import { entityWorkflowsOn } from '../src/temporal/signal-entity';
 
 let h: SyncHarness;
 // Entity workflows signalled by these tests go to a task queue no worker polls: syncing thousands of
@@ -61,7 +62,7 @@ async function mirrorIntoDatabase(t: TestTenant): Promise<void> {
 
 before(async () => {
   h = await startSyncHarness();
-  await startTestWorker(h.temporal, { ...h.activityDeps, temporal: { client: h.temporal.env.client, taskQueue: undrained } }, reconcileQueue).then((w) => {
+  await startTestWorker(h.temporal, { ...h.activityDeps, entities: entityWorkflowsOn(h.temporal.env.client, undrained) }, reconcileQueue).then((w) => {
     stopWorker = () => w.stop();
   });
 });
@@ -133,7 +134,7 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
 test('a listing interrupted after three pages resumes at its heartbeated cursor, not from the start', async () => {
   const resume = await h.createTenant('resume');
   seedAgreement(resume.agreement, { customers: 1, draftInvoices: 50, linesPerDocument: 1, seed: 3 });
-  const activities = createActivities({ ...h.activityDeps, temporal: { client: h.temporal.env.client, taskQueue: undrained } });
+  const activities = createActivities({ ...h.activityDeps, entities: entityWorkflowsOn(h.temporal.env.client, undrained) });
   const input: ReconcileScopeInput = {
     tenantId: resume.id,
     tenant: 'resume',

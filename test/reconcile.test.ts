@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { runCommand } from '../src/cli/admin-socket';
-import '../src/cli/commands';
+import { runCommand } from '../src/cli/commands';
 import { loadConfig } from '../src/config';
 import { queryRows } from '../src/db/client';
 import {
