@@ -38,6 +38,34 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
   },
   {
+    // One module reads and writes the entity tables and sync_state: the entity store (docs/architecture.md).
+    files: ['src/**/*.ts', 'activities/**/*.ts'],
+    ignores: ['src/store/**', 'src/db/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/db/schema'],
+              importNames: [
+                'economicCustomers',
+                'economicProjects',
+                'economicOrders',
+                'economicQuotes',
+                'economicDraftInvoices',
+                'economicBookedInvoices',
+                'economicDocumentLines',
+                'syncState',
+              ],
+              message: 'The entity tables and sync_state belong to the entity store (src/store/entity-store.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox and is replayed: keep I/O and clocks out.
     files: ['workflows/**/*.ts'],
     rules: {
