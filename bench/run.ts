@@ -15,7 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { createApiKey } from '../src/access/api-keys';
 import { storeGrant } from '../src/access/grants';
-import { reconcileCommand } from '../src/cli/reconcile';
+import { reconcile } from '../src/cli/reconcile';
 import { loadConfig } from '../src/config';
 import { queryRows } from '../src/db/client';
 import { createSecretBox } from '../src/secrets/secret-box';
@@ -372,7 +372,7 @@ async function reconciliation(ctx: Ctx): Promise<void> {
   try {
     log(`reconcile ${fmt(refs.length)} documents (load ${load()})`);
     const started = performance.now();
-    const out = await reconcileCommand.run({ config, db: ctx.database.db, temporal: () => Promise.resolve(ctx.client) }, { tenant: 'bench-reconcile', full: true });
+    const out = await reconcile({ config, db: ctx.database.db, temporal: () => Promise.resolve(ctx.client) }, { tenant: 'bench-reconcile', full: true });
     ms = performance.now() - started;
     summary = out.stdout.trim().split('\n')[0] ?? '';
   } finally {

@@ -7,7 +7,7 @@ import { reconcileScheduleId } from '../shared/entities';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileInput, type ReconcileSummary } from '../shared/reconcile';
 import { EconomicTenant } from '../shared/search-attributes';
 import type { reconcileWorkflow } from '../../workflows/reconcile';
-import { CliError, type CommandSpec } from './context';
+import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
 export function formatReconcileSummary(s: ReconcileSummary): string {
@@ -19,31 +19,23 @@ export function formatReconcileSummary(s: ReconcileSummary): string {
   ].join('\n');
 }
 
-export const reconcileCommand: CommandSpec = {
-  name: 'reconcile',
-  description: "run the tenant's reconciliation now and wait for it",
-  options: [
-    { flags: '--tenant <name>', description: 'tenant name', required: true },
-    { flags: '--full', description: 'compare complete sets (detects deletions and archived documents)', default: false },
-  ],
-  run: async (ctx, args) => {
-    const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
-    if (!tenant) throw new CliError('--tenant <name> is required');
-    const [row] = await queryRows<{ id: number; has_grant: boolean }>(
-      ctx.db,
-      sql`select t.id, (c.tenant_id is not null) as has_grant from tenants t left join tenant_credentials c on c.tenant_id = t.id where t.name = ${tenant}`,
-    );
-    if (!row) throw new CliError(`no tenant named "${tenant}"`);
-    if (!row.has_grant) throw new CliError(`tenant "${tenant}" has no e-conomic grant yet: it arrives with the first webhook`);
-    const client = await ctx.temporal();
-    const input: ReconcileInput = { tenantId: row.id, tenant, mode: args.full === true ? 'full' : 'incremental' };
-    const handle = await client.workflow.start<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
-      workflowId: `${reconcileScheduleId(tenant)}/manual-${Date.now()}`,
-      taskQueue: ctx.config.taskQueue,
-      args: [input],
-      typedSearchAttributes: [{ key: EconomicTenant, value: tenant }],
-    });
-    const summary = await handle.result();
-    return { stdout: formatReconcileSummary(summary) };
-  },
-};
+export async function reconcile(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
+  const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
+  if (!tenant) throw new CliError('--tenant <name> is required');
+  const [row] = await queryRows<{ id: number; has_grant: boolean }>(
+    ctx.db,
+    sql`select t.id, (c.tenant_id is not null) as has_grant from tenants t left join tenant_credentials c on c.tenant_id = t.id where t.name = ${tenant}`,
+  );
+  if (!row) throw new CliError(`no tenant named "${tenant}"`);
+  if (!row.has_grant) throw new CliError(`tenant "${tenant}" has no e-conomic grant yet: it arrives with the first webhook`);
+  const client = await ctx.temporal();
+  const input: ReconcileInput = { tenantId: row.id, tenant, mode: args.full === true ? 'full' : 'incremental' };
+  const handle = await client.workflow.start<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+    workflowId: `${reconcileScheduleId(tenant)}/manual-${Date.now()}`,
+    taskQueue: ctx.config.taskQueue,
+    args: [input],
+    typedSearchAttributes: [{ key: EconomicTenant, value: tenant }],
+  });
+  const summary = await handle.result();
+  return { stdout: formatReconcileSummary(summary) };
+}

@@ -3,7 +3,7 @@
 import { TENANT_SCOPE } from '../shared/reconcile';
 import { createEntityStore } from '../store/entity-store';
 import { createReconcileStore } from '../store/reconcile-store';
-import { CliError, type CommandSpec } from './context';
+import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
 const instant = (v: Date | null) => (v ? v.toISOString() : '-');
@@ -12,27 +12,22 @@ function lastResult(summary: Record<string, unknown> | null): string {
   return summary ? `${Number(summary.checked ?? 0)} checked, ${Number(summary.signalled ?? 0)} synced, ${Number(summary.deleted ?? 0)} deleted` : '-';
 }
 
-export const statusCommand: CommandSpec = {
-  name: 'status',
-  description: 'per tenant and entity kind: rows, last sync, failures',
-  options: [{ flags: '--tenant <name>', description: 'only this tenant' }],
-  run: async (ctx, args) => {
-    const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
-    const list = await createEntityStore(ctx.db).statusByKind(tenant);
-    if (list.length === 0) {
-      if (tenant !== undefined) throw new CliError(`no tenant named "${tenant}"`);
-      return { stdout: 'No tenants yet: create one with `access create --tenant <name>`.' };
-    }
-    const syncs = formatTable(
-      ['tenant', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures'],
-      list.map((r) => [r.tenant, r.credentials ?? 'none', r.kind, String(r.rows), String(r.deleted), instant(r.lastSync), String(r.failed)]),
-    );
-    const reconciled = await createReconcileStore(ctx.db).stateRows(tenant);
-    if (reconciled.length === 0) return { stdout: `${syncs}\n\nno reconciliation yet` };
-    const reconcileTable = formatTable(
-      ['tenant', 'reconciliation', 'watermark', 'last run', 'last full run', 'last result'],
-      reconciled.map((r) => [r.tenant, r.scope === TENANT_SCOPE ? '(tenant)' : r.scope, instant(r.watermark), instant(r.lastRunAt), instant(r.lastFullRunAt), lastResult(r.lastSummary)]),
-    );
-    return { stdout: `${syncs}\n\n${reconcileTable}` };
-  },
-};
+export async function status(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
+  const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
+  const list = await createEntityStore(ctx.db).statusByKind(tenant);
+  if (list.length === 0) {
+    if (tenant !== undefined) throw new CliError(`no tenant named "${tenant}"`);
+    return { stdout: 'No tenants yet: create one with `access create --tenant <name>`.' };
+  }
+  const syncs = formatTable(
+    ['tenant', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures'],
+    list.map((r) => [r.tenant, r.credentials ?? 'none', r.kind, String(r.rows), String(r.deleted), instant(r.lastSync), String(r.failed)]),
+  );
+  const reconciled = await createReconcileStore(ctx.db).stateRows(tenant);
+  if (reconciled.length === 0) return { stdout: `${syncs}\n\nno reconciliation yet` };
+  const reconcileTable = formatTable(
+    ['tenant', 'reconciliation', 'watermark', 'last run', 'last full run', 'last result'],
+    reconciled.map((r) => [r.tenant, r.scope === TENANT_SCOPE ? '(tenant)' : r.scope, instant(r.watermark), instant(r.lastRunAt), instant(r.lastFullRunAt), lastResult(r.lastSummary)]),
+  );
+  return { stdout: `${syncs}\n\n${reconcileTable}` };
+}

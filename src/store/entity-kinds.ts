@@ -2,15 +2,8 @@
 // under, and its own column values from a record. The entity store (./entity-store.ts) does everything
 // else the same way for every kind, so adding a kind adds one entry here (docs/architecture.md).
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import {
-  economicBookedInvoices,
-  economicCustomers,
-  economicDraftInvoices,
-  economicOrders,
-  economicProjects,
-  economicQuotes,
-  type DocumentType,
-} from '../db/schema';
+import * as schema from '../db/schema';
+import type { DocumentType } from '../db/schema';
 import type { EntityKind } from '../shared/entities';
 import type { EntityRecord } from '../sync/entity-record';
 
@@ -53,29 +46,29 @@ const documentValues = (r: EntityRecord) => ({
 });
 
 export const ENTITY_KIND_DESCRIPTORS: Record<EntityKind, EntityKindDescriptor> = {
-  customer: describe(economicCustomers, 'customerNumber', {
+  customer: describe(schema.economicCustomers, 'customerNumber', {
     values: (r) => ({ name: r.name ?? null, currency: r.currency ?? null }),
   }),
-  project: describe(economicProjects, 'projectNumber', {
+  project: describe(schema.economicProjects, 'projectNumber', {
     values: (r) => ({ name: r.name ?? null, customerNumber: r.customerNumber ?? null, isClosed: r.isClosed ?? false }),
   }),
-  order: describe(economicOrders, 'orderNumber', {
+  order: describe(schema.economicOrders, 'orderNumber', {
     documentType: 'order',
-    status: economicOrders.status,
+    status: schema.economicOrders.status,
     values: (r) => ({ status: r.status ?? 'draft', ...documentValues(r) }),
   }),
-  quote: describe(economicQuotes, 'quoteNumber', {
+  quote: describe(schema.economicQuotes, 'quoteNumber', {
     documentType: 'quote',
-    status: economicQuotes.status,
+    status: schema.economicQuotes.status,
     values: (r) => ({ status: r.status ?? 'draft', ...documentValues(r) }),
   }),
-  'draft-invoice': describe(economicDraftInvoices, 'draftInvoiceNumber', {
+  'draft-invoice': describe(schema.economicDraftInvoices, 'draftInvoiceNumber', {
     documentType: 'draft_invoice',
     values: documentValues,
   }),
-  'booked-invoice': describe(economicBookedInvoices, 'bookedInvoiceNumber', {
+  'booked-invoice': describe(schema.economicBookedInvoices, 'bookedInvoiceNumber', {
     documentType: 'booked_invoice',
-    remainder: economicBookedInvoices.remainder,
+    remainder: schema.economicBookedInvoices.remainder,
     values: (r) => ({ remainder: r.remainder ?? null, ...documentValues(r) }),
   }),
 };
