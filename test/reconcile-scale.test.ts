@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/reconcile';
-import type { ScopeCursor } from '../src/shared/reconcile';
+import { RECONCILE_WORKFLOW_TYPE, type ScopeCursor } from '../src/shared/reconcile';
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import {
   economicBookedInvoices,
@@ -89,7 +89,7 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
   for (const b of unpaid) a.payInvoice(b.number, 1);
   h.fake.resetCalls();
 
-  const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
+  const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: 'reconcile/big/scale',
     taskQueue: reconcileQueue,
     // One page per activity call: the workflow carries the cursor from call to call.
@@ -185,7 +185,7 @@ test('on the real worker, a failed attempt is retried from the last heartbeat (n
   };
   h.fake.resetCalls();
   try {
-    const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
+    const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
       workflowId: 'reconcile/resume-worker/test',
       taskQueue: reconcileQueue,
       args: [{ tenantId: tenant.id, tenant: tenant.name, mode: 'full', options: { pageSize: 10, waitForEntities: false } }],
