@@ -12,7 +12,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs', '.dependency-cruiser.cjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
@@ -30,6 +30,40 @@ export default tseslint.config(
   {
     files: ['eslint.config.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // dependency-cruiser reads a CommonJS config.
+    files: ['.dependency-cruiser.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
+  },
+  {
+    // One module reads and writes the entity tables and sync_state: the entity store (docs/architecture.md).
+    files: ['src/**/*.ts', 'activities/**/*.ts'],
+    ignores: ['src/store/**', 'src/db/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/db/schema'],
+              importNames: [
+                'economicCustomers',
+                'economicProjects',
+                'economicOrders',
+                'economicQuotes',
+                'economicDraftInvoices',
+                'economicBookedInvoices',
+                'economicDocumentLines',
+                'syncState',
+              ],
+              message: 'The entity tables and sync_state belong to the entity store (src/store/entity-store.ts).',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox and is replayed: keep I/O and clocks out.

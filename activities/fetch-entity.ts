@@ -1,31 +1,15 @@
-// fetchEntity: reads one entity from e-conomic as it is now. Orders and quotes are looked up in their
-// last known state first (then forward in their lifecycle), so the usual case costs one call. When the
-// event says the entity was renumbered, the old number is checked to be really gone before the row moves.
-import { Context } from '@temporalio/activity';
-import type { Database } from '../src/db/client';
+// Reads one entity from e-conomic as it is now. Orders and quotes are looked up in their last known state
+// first (then forward in their lifecycle), so the usual case costs one call. When the event says the
+// entity was renumbered, the old number is checked to be really gone before the row moves.
 import type { DocumentState, EconomicClient } from '../src/economic';
 import type { EntityKind } from '../src/shared/entities';
-import { readStoredEntity } from '../src/sync/commit';
-import { customerRecord, dependenciesOf, documentRecord, projectRecord, STATUS_STATE, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
-import type { EconomicAccess, TenantRef } from './economic-access';
-
-export interface FetchEntityInput extends TenantRef {
-  kind: EntityKind;
-  number: number;
-  /** From a renumbering event: the number the entity had before. */
-  oldNumber?: number;
-  /** Orders and quotes: the state to look in first (from a listing); else the last stored state. */
-  stateHint?: DocumentState;
-}
-
-export type FetchEntityResult =
-  | { found: true; record: EntityRecord; dependencies: DependencyRef[]; renumberedFrom?: number }
-  | { found: false; fetchedAt: string };
+import type { EntityStore } from '../src/store/entity-store';
+import { customerRecord, documentRecord, projectRecord, STATUS_STATE, type EntityRecord } from '../src/sync/entity-record';
 
 /** Reads the entity's current version; null when e-conomic no longer has it anywhere. */
 export async function readEntity(
   client: EconomicClient,
-  db: Database,
+  store: Pick<EntityStore, 'find'>,
   tenantId: number,
   kind: EntityKind,
   number: number,
@@ -43,7 +27,7 @@ export async function readEntity(
     }
     case 'order':
     case 'quote': {
-      const stored = stateHint ? undefined : await readStoredEntity(db, tenantId, kind, number);
+      const stored = stateHint ? undefined : await store.find(tenantId, kind, number);
       const hint = stateHint ?? (stored?.status ? STATUS_STATE[stored.status] : undefined);
       const located = kind === 'order' ? await client.locateOrder(number, hint) : await client.locateQuote(number, hint);
       return located && documentRecord(kind, number, located.document, fetchedAt, located.state);
@@ -59,22 +43,23 @@ export async function readEntity(
   }
 }
 
-export function createFetchEntityActivity(deps: { db: Database; access: EconomicAccess }) {
-  return {
-    async fetchEntity(input: FetchEntityInput): Promise<FetchEntityResult> {
-      // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
-      const fetchedAt = new Date().toISOString();
-      const session = await deps.access.open(input, Context.current().cancellationSignal);
-      return session.run(async (client) => {
-        const record = await readEntity(client, deps.db, input.tenantId, input.kind, input.number, fetchedAt, input.stateHint);
-        if (!record) return { found: false, fetchedAt };
-        const result: FetchEntityResult = { found: true, record, dependencies: dependenciesOf(record) };
-        if (input.oldNumber !== undefined && input.oldNumber !== input.number) {
-          const old = await readEntity(client, deps.db, input.tenantId, input.kind, input.oldNumber, fetchedAt);
-          if (!old) result.renumberedFrom = input.oldNumber;
-        }
-        return result;
-      });
-    },
-  };
+export interface FetchedEntity {
+  /** Null when e-conomic no longer has the entity. */
+  record: EntityRecord | null;
+  /** Set when the event said the entity was renumbered and the old number is gone in e-conomic. */
+  renumberedFrom?: number;
+}
+
+/** The entity as e-conomic has it now, and whether a renumbering from `oldNumber` really happened. */
+export async function fetchEntity(
+  client: EconomicClient,
+  store: Pick<EntityStore, 'find'>,
+  input: { tenantId: number; kind: EntityKind; number: number; oldNumber?: number; stateHint?: DocumentState },
+  fetchedAt: string,
+): Promise<FetchedEntity> {
+  const record = await readEntity(client, store, input.tenantId, input.kind, input.number, fetchedAt, input.stateHint);
+  if (!record) return { record: null };
+  if (input.oldNumber === undefined || input.oldNumber === input.number) return { record };
+  const old = await readEntity(client, store, input.tenantId, input.kind, input.oldNumber, fetchedAt);
+  return old ? { record } : { record, renumberedFrom: input.oldNumber };
 }

@@ -1,17 +1,22 @@
-// All activities of the sync worker, built from their dependencies (no globals), so tests and the
-// worker wire them the same way.
-import type { Client } from '@temporalio/client';
+// The activities of the sync worker in three groups, each built by its own factory from injected
+// dependencies (no globals), so tests and the worker wire them the same way. A workflow proxies each group
+// with that group's retry policy (workflows/activity-options.ts), so calling an activity under the wrong
+// policy does not compile:
+//   - sync: `syncEntity`, which talks to e-conomic (bounded attempts, Retry-After, non-retryable types);
+//   - bookkeeping: database-only records (retried until Postgres answers);
+//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor.
 import type { Database } from '../src/db/client';
 import { CallCounter } from '../src/economic';
 import type { SecretBox } from '../src/secrets/secret-box';
-import { createAuthenticateActivity } from './authenticate';
-import { createCommitActivities } from './commit-entity';
+import { createEntityStore } from '../src/store/entity-store';
+import { createReconcileStore } from '../src/store/reconcile-store';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
-import { createFetchEntityActivity } from './fetch-entity';
 import { withHeartbeats } from './heartbeat';
-import { createReconcileActivities } from './reconcile';
-import { createResolveDependenciesActivity } from './resolve-dependencies';
-import { createSyncStateActivities } from './sync-state';
+import { createReconcileActivities, createReconcileBookkeeping, type EntityWorkflows } from './reconcile';
+import { createRecordSyncFailureActivity } from './record-sync-failure';
+import { createSyncEntityActivity } from './sync-entity';
+
+export type { EntityWorkflows } from './reconcile';
 
 export interface ActivityDeps {
   db: Database;
@@ -19,24 +24,44 @@ export interface ActivityDeps {
   economic: EconomicSettings;
   /** Counts e-conomic calls per tenant (exported as a metric; e-conomic allows ~50,000 a day). */
   callCounter?: CallCounter;
-  /** Reconciliation signals entity workflows: the client and the task queue those run on. */
-  temporal?: { client: Client; taskQueue: string };
+  /** How reconciliation reaches entity workflows; given by the composition root (src/temporal/signal-entity.ts). */
+  entities?: EntityWorkflows;
 }
 
-export function createActivities(deps: ActivityDeps) {
-  const access = createEconomicAccess({ ...deps, callCounter: deps.callCounter ?? new CallCounter() });
-  const withAccess = { db: deps.db, access };
-  return {
-    ...withHeartbeats({
-      ...createAuthenticateActivity(withAccess),
-      ...createFetchEntityActivity(withAccess),
-      ...createResolveDependenciesActivity(withAccess),
-      ...createCommitActivities(withAccess),
-      ...createSyncStateActivities(deps),
-    }),
-    // Reconciliation heartbeats its own resume cursor, so it is not wrapped.
-    ...createReconcileActivities({ db: deps.db, access, temporal: deps.temporal }),
-  };
+function accessOf(deps: ActivityDeps) {
+  return createEconomicAccess({ ...deps, callCounter: deps.callCounter ?? new CallCounter() });
+}
+
+/** The entity sync: one activity task per sync in the normal case. */
+export function createSyncActivities(deps: ActivityDeps) {
+  return withHeartbeats(createSyncEntityActivity({ store: createEntityStore(deps.db), access: accessOf(deps) }));
+}
+
+/** Database-only work of both workflows. */
+export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db'>) {
+  return withHeartbeats({
+    ...createRecordSyncFailureActivity({ store: createEntityStore(deps.db) }),
+    ...createReconcileBookkeeping({ reconcileStore: createReconcileStore(deps.db) }),
+  });
+}
+
+/** Reconciliation's listings; they heartbeat their own resume cursor, so they are not wrapped. */
+export function createReconciliationActivities(deps: ActivityDeps) {
+  return createReconcileActivities({
+    store: createEntityStore(deps.db),
+    reconcileStore: createReconcileStore(deps.db),
+    access: accessOf(deps),
+    entities: deps.entities,
+  });
+}
+
+export type SyncActivities = ReturnType<typeof createSyncActivities>;
+export type BookkeepingActivities = ReturnType<typeof createBookkeepingActivities>;
+export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;
+
+/** Every group, for the worker to register. */
+export function createActivities(deps: ActivityDeps): SyncActivities & BookkeepingActivities & ReconciliationActivities {
+  return { ...createSyncActivities(deps), ...createBookkeepingActivities(deps), ...createReconciliationActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

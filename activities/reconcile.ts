@@ -1,21 +1,18 @@
 // Reconciliation activities: list e-conomic page by page, compare each page with Postgres, and
-// send every entity that is missing, stale or gone through signalEntityChange, the same path webhooks
-// use, so dependencies, ordering and coalescing come from the entity workflow.
+// hand every entity that is missing, stale or gone to its entity workflow (the EntityWorkflows port, the
+// same signal-with-start path webhooks use), so dependencies, ordering and coalescing come from the
+// entity workflow.
 //
 // Memory is bounded by one page: a page is compared with the rows of exactly its numbers, and for
 // "Postgres has it, e-conomic no longer does" the numbers seen are written to `reconcile_seen` and the
 // leftovers found by an anti-join in Postgres, read back in batches. Every page heartbeats a cursor
 // (scope, skipPages or project cursor, orphan position, counts), so a retried attempt, on this worker or
 // another, resumes where the last one was; a 429 fails the attempt with Retry-After as its retry delay.
-import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, gt, inArray, isNull, lt, notExists, sql, type SQL } from 'drizzle-orm';
-import type { Database } from '../src/db/client';
-import { economicBookedInvoices, reconcileSeen, reconcileState } from '../src/db/schema';
 import { filters, projectFilters, type BookedInvoice, type EconomicClient, type SalesDocument } from '../src/economic';
 import type { EntityKind } from '../src/shared/entities';
+import { FAILURE_TYPES } from '../src/shared/failure-types';
 import {
   FIRST_RUN_ONLY_SCOPES,
   FULL_SCOPES,
@@ -30,22 +27,28 @@ import {
   type ScopeCounts,
   type ScopeCursor,
 } from '../src/shared/reconcile';
-import { KIND_TABLES } from '../src/sync/commit';
+import { entityChange, type EntityChange, type EntitySyncResult } from '../src/shared/sync-signals';
+import type { EntityStore, StoredEntity } from '../src/store/entity-store';
+import type { ReconcileStore } from '../src/store/reconcile-store';
 import type { DocumentStatus } from '../src/sync/entity-record';
-import { signalEntityChange } from '../src/temporal/signal-entity';
-import type { EntitySyncResult } from '../workflows/entity-sync';
 import type { EconomicAccess, TenantRef } from './economic-access';
 
-export interface ReconcileTemporal {
-  client: Client;
-  /** Task queue of the entity workflows that reconciliation signals. */
-  taskQueue: string;
+/**
+ * How reconciliation reaches entity workflows. Activities do not know Temporal's client: the
+ * composition root (src/service.ts) implements this on it (src/temporal/signal-entity.ts).
+ */
+export interface EntityWorkflows {
+  /** Hands the change to its entity's workflow (signal-with-start), as a webhook does. */
+  notify(change: EntityChange): Promise<void>;
+  /** Waits for the entity's workflow to finish its work: its result, or a rejection when it failed. */
+  result(change: EntityChange): Promise<EntitySyncResult>;
 }
 
 export interface ReconcileDeps {
-  db: Database;
+  store: EntityStore;
+  reconcileStore: ReconcileStore;
   access: EconomicAccess;
-  temporal?: ReconcileTemporal;
+  entities?: EntityWorkflows;
 }
 
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
@@ -137,17 +140,9 @@ export interface ReconcileScopeResult {
   cursor: ScopeCursor;
 }
 
-interface StoredRow {
-  number: number;
-  lastUpdated: Date | null;
-  deletedAt: Date | null;
-  status?: string;
-  remainder?: string | null;
-}
-
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
 
-function needsSync(item: Listed, row: StoredRow | undefined, status: DocumentStatus | undefined): boolean {
+function needsSync(item: Listed, row: StoredEntity | undefined, status: DocumentStatus | undefined): boolean {
   if (!row || row.deletedAt) return true;
   if (status !== undefined && row.status !== status) return true;
   if (item.lastUpdated) {
@@ -170,103 +165,55 @@ async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: 
 }
 
 export function createReconcileActivities(deps: ReconcileDeps) {
-  const { db } = deps;
-
-  async function readState(tenantId: number, scope: string) {
-    const [row] = await db
-      .select()
-      .from(reconcileState)
-      .where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, scope)));
-    return row;
-  }
+  const { store, reconcileStore } = deps;
 
   async function startCursor(input: ReconcileScopeInput, overlapMs: number): Promise<ScopeCursor> {
     const def = SCOPES[input.scope];
     const cursor: ScopeCursor = { runId: input.runId, scope: input.scope, phase: 'list', skipPages: 0, counts: emptyCounts() };
     if (input.full) return cursor;
     if (def.byLastUpdated) {
-      const state = await readState(input.tenantId, input.scope);
+      const state = await reconcileStore.scopeState(input.tenantId, input.scope);
       // The Projects API writes instants without a zone (docs/economic-api.md): its own filter form.
       if (state?.watermark) cursor.filter = (def.kind === 'project' ? projectFilters : filters).lastUpdatedAfter(new Date(state.watermark.getTime() - overlapMs));
     } else if (input.scope === 'booked-invoice:new') {
-      const t = KIND_TABLES['booked-invoice'];
-      const [row] = await db
-        .select({ max: sql<number | null>`max(${t.number})` })
-        .from(t.table)
-        .where(eq(t.tenantId, input.tenantId));
-      const highest = num(row?.max) ?? 0;
+      const highest = (await store.highestNumber(input.tenantId, 'booked-invoice')) ?? 0;
       if (highest > 0) cursor.filter = filters.gt('bookedInvoiceNumber', highest);
     }
     return cursor;
   }
 
-  async function storedRows(tenantId: number, kind: EntityKind, numbers: number[]): Promise<Map<number, StoredRow>> {
-    const t = KIND_TABLES[kind];
-    if (numbers.length === 0) return new Map();
-    const rows = (await db
-      .select({
-        number: t.number,
-        lastUpdated: t.lastUpdated,
-        deletedAt: t.deletedAt,
-        ...(t.status ? { status: t.status } : {}),
-        ...(kind === 'booked-invoice' ? { remainder: economicBookedInvoices.remainder } : {}),
-      })
-      .from(t.table)
-      .where(and(eq(t.tenantId, tenantId), inArray(t.number, numbers)))) as StoredRow[];
-    return new Map(rows.map((r) => [r.number, r]));
-  }
-
   async function orphanBatch(input: ReconcileScopeInput, after: number): Promise<number[]> {
     const def = SCOPES[input.scope];
-    const t = KIND_TABLES[def.kind];
-    const conditions: Array<SQL | undefined> = [eq(t.tenantId, input.tenantId), isNull(t.deletedAt), gt(t.number, after)];
-    if (def.status && t.status) conditions.push(eq(t.status, def.status));
-    if (input.scope === 'booked-invoice:unpaid') conditions.push(sql`coalesce(${economicBookedInvoices.remainder}, 0) <> 0`);
-    conditions.push(
-      notExists(
-        db
-          .select({ one: sql`1` })
-          .from(reconcileSeen)
-          .where(
-            and(
-              eq(reconcileSeen.tenantId, input.tenantId),
-              eq(reconcileSeen.runId, input.runId),
-              eq(reconcileSeen.scope, input.scope),
-              eq(reconcileSeen.number, t.number),
-            ),
-          ),
-      ),
-    );
-    const rows = await db
-      .select({ number: t.number })
-      .from(t.table)
-      .where(and(...conditions))
-      .orderBy(t.number)
-      .limit(ORPHAN_BATCH);
-    return rows.map((r) => r.number as number);
+    return store.unseenRows(input.tenantId, {
+      kind: def.kind,
+      runId: input.runId,
+      scope: input.scope,
+      status: def.status,
+      unpaidOnly: input.scope === 'booked-invoice:unpaid',
+      after,
+      limit: ORPHAN_BATCH,
+    });
   }
 
-  /** Signals each entity's workflow and, when asked to, waits for it; bounded concurrency. */
+  /** Hands each entity to its workflow and, when asked to, waits for it; bounded concurrency. */
   async function syncEntities(input: ReconcileScopeInput, kind: EntityKind, numbers: number[], counts: ScopeCounts): Promise<void> {
-    const temporal = deps.temporal;
-    if (!temporal) throw ApplicationFailure.nonRetryable('reconciliation needs a Temporal client in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
+    const entities = deps.entities;
+    if (!entities) throw ApplicationFailure.nonRetryable('reconciliation needs the entity workflows port in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
     const wait = input.options?.waitForEntities ?? true;
-    const receivedAt = new Date().toISOString();
+    const receivedAt = new Date();
     // `order:sent` → look in sent first: the entity's fetch then costs one call, not up to three.
     const state = input.scope.split(':')[1];
     const stateHint = state === 'drafts' || state === 'sent' || state === 'archived' ? state : undefined;
     await forEachLimit(numbers, input.options?.concurrency ?? 16, async (number) => {
-      const workflowId = await signalEntityChange(temporal.client, temporal.taskQueue, {
-        tenantId: input.tenantId,
-        tenant: input.tenant,
-        kind,
-        number,
-        event: { eventId: reconcileEventId(input.runId, kind, number), source: 'reconcile', receivedAt, stateHint },
-      });
+      const change = entityChange(
+        { tenantId: input.tenantId, tenant: input.tenant, kind, number },
+        { eventId: reconcileEventId(input.runId, kind, number), source: 'reconcile', receivedAt, stateHint },
+      );
+      await entities.notify(change);
       counts.signalled += 1;
       if (!wait) return;
       try {
-        const result = (await temporal.client.workflow.getHandle(workflowId).result()) as EntitySyncResult;
+        const result = await entities.result(change);
         if (result.lastOutcome === 'deleted') counts.deleted += 1;
         else counts.synced += 1;
       } catch {
@@ -277,51 +224,14 @@ export function createReconcileActivities(deps: ReconcileDeps) {
   }
 
   async function finishScope(input: ReconcileScopeInput, cursor: ScopeCursor): Promise<void> {
-    const now = new Date();
-    const watermark = cursor.maxLastUpdated ? new Date(cursor.maxLastUpdated) : null;
-    await db
-      .insert(reconcileState)
-      .values({
-        tenantId: input.tenantId,
-        scope: input.scope,
-        watermark,
-        lastRunAt: now,
-        lastFullRunAt: input.full ? now : null,
-        lastSummary: cursor.counts,
-      })
-      .onConflictDoUpdate({
-        target: [reconcileState.tenantId, reconcileState.scope],
-        set: {
-          // The watermark only moves forward.
-          watermark: sql`greatest(${reconcileState.watermark}, excluded.watermark)`,
-          lastRunAt: now,
-          lastFullRunAt: input.full ? now : sql`${reconcileState.lastFullRunAt}`,
-          lastSummary: cursor.counts,
-        },
-      });
-    await db
-      .delete(reconcileSeen)
-      .where(and(eq(reconcileSeen.tenantId, input.tenantId), eq(reconcileSeen.runId, input.runId), eq(reconcileSeen.scope, input.scope)));
+    await reconcileStore.finishScope(input.tenantId, input.runId, input.scope, {
+      full: input.full,
+      watermark: cursor.maxLastUpdated ? new Date(cursor.maxLastUpdated) : null,
+      summary: cursor.counts,
+    });
   }
 
   return {
-    /** Decides full or incremental and the scopes of this run. */
-    async beginReconcile(input: BeginReconcileInput): Promise<{ full: boolean; scopes: ReconcileScope[] }> {
-      const tenantState = await readState(input.tenantId, TENANT_SCOPE);
-      const lastFull = tenantState?.lastFullRunAt?.getTime();
-      const fullEveryMs = input.fullEveryMs ?? 24 * 3600_000;
-      // A minute's slack, so a schedule firing on the dot does not wait for its next interval.
-      const full = input.mode === 'full' || (input.mode === 'auto' && (lastFull === undefined || Date.now() - lastFull >= fullEveryMs - 60_000));
-      // Rows of runs that crashed for good.
-      await db.delete(reconcileSeen).where(and(eq(reconcileSeen.tenantId, input.tenantId), lt(reconcileSeen.seenAt, new Date(Date.now() - SEEN_KEPT_MS))));
-      if (full) return { full, scopes: [...FULL_SCOPES] };
-      const scopes: ReconcileScope[] = [...INCREMENTAL_SCOPES];
-      for (const scope of FIRST_RUN_ONLY_SCOPES) {
-        if (!(await readState(input.tenantId, scope))) scopes.splice(scopes.indexOf('booked-invoice:new'), 0, scope);
-      }
-      return { full, scopes };
-    },
-
     /** Lists one scope from its cursor, at most `maxPages` calls, and signals what differs. */
     async reconcileScope(input: ReconcileScopeInput): Promise<ReconcileScopeResult> {
       const ctx = Context.current();
@@ -363,13 +273,8 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             for (const item of items) {
               if (item.lastUpdated && (!maxLastUpdated || Date.parse(item.lastUpdated) > Date.parse(maxLastUpdated))) maxLastUpdated = item.lastUpdated;
             }
-            if (bothWays && items.length > 0) {
-              await db
-                .insert(reconcileSeen)
-                .values(items.map((i) => ({ tenantId: input.tenantId, runId: input.runId, scope: input.scope, number: i.number })))
-                .onConflictDoNothing();
-            }
-            const stored = await storedRows(input.tenantId, def.kind, items.map((i) => i.number));
+            if (bothWays) await reconcileStore.recordSeen(input.tenantId, input.runId, input.scope, items.map((i) => i.number));
+            const stored = await store.versionsOf(input.tenantId, def.kind, items.map((i) => i.number));
             const stale = items.filter((i) => needsSync(i, stored.get(i.number), def.status)).map((i) => i.number);
             await syncEntities(input, def.kind, stale, counts);
             const more = page !== undefined && (page.nextSkipPages !== undefined || page.nextProjectCursor !== undefined);
@@ -398,18 +303,33 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         clearInterval(ticker);
       }
     },
+  };
+}
+
+/** The run's beginning and end: database-only, so they belong to the bookkeeping group. */
+export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStore }) {
+  const { reconcileStore } = deps;
+  return {
+    /** Decides full or incremental and the scopes of this run. */
+    async beginReconcile(input: BeginReconcileInput): Promise<{ full: boolean; scopes: ReconcileScope[] }> {
+      const tenantState = await reconcileStore.scopeState(input.tenantId, TENANT_SCOPE);
+      const lastFull = tenantState?.lastFullRunAt?.getTime();
+      const fullEveryMs = input.fullEveryMs ?? 24 * 3600_000;
+      // A minute's slack, so a schedule firing on the dot does not wait for its next interval.
+      const full = input.mode === 'full' || (input.mode === 'auto' && (lastFull === undefined || Date.now() - lastFull >= fullEveryMs - 60_000));
+      // Rows of runs that crashed for good.
+      await reconcileStore.pruneSeen(input.tenantId, new Date(Date.now() - SEEN_KEPT_MS));
+      if (full) return { full, scopes: [...FULL_SCOPES] };
+      const scopes: ReconcileScope[] = [...INCREMENTAL_SCOPES];
+      for (const scope of FIRST_RUN_ONLY_SCOPES) {
+        if (!(await reconcileStore.scopeState(input.tenantId, scope))) scopes.splice(scopes.indexOf('booked-invoice:new'), 0, scope);
+      }
+      return { full, scopes };
+    },
 
     /** Records the run on the tenant's row (read by `auto` runs and by `status`). */
     async finishReconcile(input: { tenantId: number; summary: ReconcileSummary }): Promise<void> {
-      const now = new Date();
-      const full = input.summary.full && !input.summary.budgetExhausted;
-      await db
-        .insert(reconcileState)
-        .values({ tenantId: input.tenantId, scope: TENANT_SCOPE, lastRunAt: now, lastFullRunAt: full ? now : null, lastSummary: input.summary })
-        .onConflictDoUpdate({
-          target: [reconcileState.tenantId, reconcileState.scope],
-          set: { lastRunAt: now, lastFullRunAt: full ? now : sql`${reconcileState.lastFullRunAt}`, lastSummary: input.summary },
-        });
+      await reconcileStore.finishRun(input.tenantId, { full: input.summary.full && !input.summary.budgetExhausted, summary: input.summary });
     },
   };
 }

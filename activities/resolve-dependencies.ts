@@ -1,11 +1,10 @@
-// resolveDependencies: before a document (or project) is committed, the customer and project it
-// references must be in Postgres (foreign keys enforce it) and not stale. Missing or stale ones are
-// fetched and committed here, customer before project, a project's own customer before the project.
-import { Context } from '@temporalio/activity';
-import type { Database } from '../src/db/client';
-import { commitRecord, readStoredEntity } from '../src/sync/commit';
-import { dependenciesOf, type DependencyRef } from '../src/sync/entity-record';
-import type { EconomicAccess, TenantRef } from './economic-access';
+// Before a document (or project) is committed, the customer and project it references must be in
+// Postgres (foreign keys enforce it) and not stale. Missing or stale ones are fetched here and handed
+// back in commit order (a project's own customer before the project, customers and projects before the
+// document), to be committed in the document's own transaction.
+import type { EntityStore } from '../src/store/entity-store';
+import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
+import type { EconomicSession } from './economic-access';
 import { readEntity } from './fetch-entity';
 
 /**
@@ -15,45 +14,39 @@ import { readEntity } from './fetch-entity';
  */
 export const DEPENDENCY_FRESHNESS_MS = 5 * 60 * 1000;
 
-export interface ResolveDependenciesInput extends TenantRef {
-  dependencies: DependencyRef[];
-  /** The referencing document's lastUpdated (ISO), if it has one. */
-  referencedAt?: string | null;
-}
-
-export interface ResolveDependenciesResult {
-  synced: DependencyRef[];
-  /** References e-conomic itself cannot resolve (no such customer or project). */
+export interface ResolvedDependencies {
+  /** Dependencies fetched because they were missing or stale, in commit order. */
+  records: EntityRecord[];
+  /** References e-conomic itself cannot resolve (no such customer or project, and none stored). */
   missing: DependencyRef[];
 }
 
-export function createResolveDependenciesActivity(deps: { db: Database; access: EconomicAccess }) {
-  return {
-    async resolveDependencies(input: ResolveDependenciesInput): Promise<ResolveDependenciesResult> {
-      const result: ResolveDependenciesResult = { synced: [], missing: [] };
-      const session = await deps.access.open(input, Context.current().cancellationSignal);
-      const referencedAt = input.referencedAt ? new Date(input.referencedAt).getTime() : 0;
+export async function resolveDependencies(session: EconomicSession, store: Pick<EntityStore, 'find'>, tenantId: number, record: EntityRecord): Promise<ResolvedDependencies> {
+  const result: ResolvedDependencies = { records: [], missing: [] };
+  const referencedAt = record.lastUpdated ? new Date(record.lastUpdated).getTime() : 0;
+  // A document's customer is often its project's customer too: look at each dependency once.
+  const visited = new Set<string>();
 
-      const ensure = async (dep: DependencyRef, depth: number): Promise<void> => {
-        const stored = await readStoredEntity(deps.db, input.tenantId, dep.kind, dep.number);
-        const syncedAt = stored?.syncedAt.getTime() ?? 0;
-        if (stored && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
-        const fetchedAt = new Date().toISOString();
-        const record = await session.run((client) => readEntity(client, deps.db, input.tenantId, dep.kind, dep.number, fetchedAt));
-        if (!record) {
-          // A stored (now deleted) row still satisfies the reference; only a never-seen one is missing.
-          if (!stored) result.missing.push(dep);
-          return;
-        }
-        if (depth < 2) {
-          for (const inner of dependenciesOf(record)) await ensure(inner, depth + 1);
-        }
-        await commitRecord(deps.db, input.tenantId, record);
-        result.synced.push(dep);
-      };
-
-      for (const dep of input.dependencies) await ensure(dep, 0);
-      return result;
-    },
+  const ensure = async (dep: DependencyRef, depth: number): Promise<void> => {
+    const key = `${dep.kind}/${dep.number}`;
+    if (visited.has(key)) return;
+    visited.add(key);
+    const stored = await store.find(tenantId, dep.kind, dep.number);
+    const syncedAt = stored?.syncedAt.getTime() ?? 0;
+    if (stored && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
+    const fetchedAt = new Date().toISOString();
+    const fetched = await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt));
+    if (!fetched) {
+      // A stored (now deleted) row still satisfies the reference; only a never-seen one is missing.
+      if (!stored) result.missing.push(dep);
+      return;
+    }
+    if (depth < 2) {
+      for (const inner of dependenciesOf(fetched)) await ensure(inner, depth + 1);
+    }
+    result.records.push(fetched);
   };
+
+  for (const dep of dependenciesOf(record)) await ensure(dep, 0);
+  return result;
 }

@@ -15,13 +15,13 @@ import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { createApiKey } from '../src/access/api-keys';
 import { storeGrant } from '../src/access/grants';
-import { commandHandlers } from '../src/cli/registry';
-import '../src/cli/commands';
+import { reconcile } from '../src/cli/reconcile';
 import { loadConfig } from '../src/config';
 import { queryRows } from '../src/db/client';
 import { createSecretBox } from '../src/secrets/secret-box';
 import type { ApiSource } from '../src/shared/entities';
 import { startLocalTemporal, type LocalTemporal } from '../src/temporal/dev-server';
+import { entityChange } from '../src/shared/sync-signals';
 import { signalEntityChange } from '../src/temporal/signal-entity';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/database';
 import { emitWebhooks, seedAgreement, startFakeEconomic, type FakeAgreement, type FakeEconomic, type SeedResult } from '../test/fake-economic';
@@ -222,13 +222,11 @@ async function rawSignals(ctx: Ctx, taskQueue: string, concurrency: number, seco
         const number = next++;
         const t0 = performance.now();
         try {
-          await signalEntityChange(ctx.client, taskQueue, {
-            tenantId: 1,
-            tenant: 'bench-raw',
-            kind: 'order',
-            number,
-            event: { eventId: randomBytes(16).toString('hex'), source: 'eConomicOrder', receivedAt: new Date().toISOString() },
-          });
+          await signalEntityChange(
+            ctx.client,
+            taskQueue,
+            entityChange({ tenantId: 1, tenant: 'bench-raw', kind: 'order', number }, { eventId: randomBytes(16).toString('hex'), source: 'eConomicOrder', receivedAt: new Date() }),
+          );
           latencies.push(performance.now() - t0);
         } catch {
           errors += 1;
@@ -363,12 +361,6 @@ async function reconciliation(ctx: Ctx): Promise<void> {
     rows.push({ scenario: `reconcile ${fmt(docs)} docs`, measure: 'not available', value: '-', baseline: '-', ratio: '-', notes: 'workflows/reconcile.ts does not exist on this branch yet' });
     return;
   }
-  // The reconcile workflow and its `reconcile` CLI command come from the reconciliation branch.
-  const handler = commandHandlers.reconcile;
-  if (!handler) {
-    rows.push({ scenario: `reconcile ${fmt(docs)} docs`, measure: 'not available', value: '-', baseline: '-', ratio: '-', notes: 'no `reconcile` CLI command registered' });
-    return;
-  }
   const t = await tenantWithAgreement(ctx, 'bench-reconcile');
   await storeGrant(ctx.database.db, createSecretBox(Buffer.from(ctx.secretsKeyHex, 'hex')), t.tenantId, t.grant);
   const refs = seedDocuments(t.agreement, docs);
@@ -380,7 +372,7 @@ async function reconciliation(ctx: Ctx): Promise<void> {
   try {
     log(`reconcile ${fmt(refs.length)} documents (load ${load()})`);
     const started = performance.now();
-    const out = await handler({ config, db: ctx.database.db, temporal: () => Promise.resolve(ctx.client) }, { tenant: 'bench-reconcile', full: true });
+    const out = await reconcile({ config, db: ctx.database.db, temporal: () => Promise.resolve(ctx.client) }, { tenant: 'bench-reconcile', full: true });
     ms = performance.now() - started;
     summary = out.stdout.trim().split('\n')[0] ?? '';
   } finally {

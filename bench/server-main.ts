@@ -3,7 +3,7 @@
 //   service  the real composition (src/service.ts startService), ROLE from the environment
 //   bare     a bare Fastify route doing nothing: the HTTP ceiling of this machine
 //   inline   a webhook route that fetches from e-conomic and writes Postgres inside the request, no
-//            Temporal (readEntity/commitRecord, the same code the activities run): the e2e baseline
+//            Temporal (readEntity and the entity store, the same code the activities run): the e2e baseline
 // It reports its port to the parent over IPC and stops on SIGTERM.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createApiKeyAuthenticator } from '../src/access/api-keys';
@@ -13,8 +13,8 @@ import { createEconomicClient } from '../src/economic';
 import { createLogger } from '../src/logger';
 import { startService } from '../src/service';
 import { SOURCE_KIND, isApiSource } from '../src/shared/entities';
-import { commitRecord, readStoredEntity } from '../src/sync/commit';
-import { dependenciesOf, type DependencyRef } from '../src/sync/entity-record';
+import { createEntityStore } from '../src/store/entity-store';
+import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
 import { readEntity } from '../activities/fetch-entity';
 
 async function main(): Promise<void> {
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
 /** The e2e baseline: fetch + dependencies + commit in the request, with the activities' own functions. */
 async function inlineServer(): Promise<{ app: FastifyInstance; stop(): Promise<void> }> {
   const database = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: '/nonexistent', maxConnections: 10 });
+  const store = createEntityStore(database.db);
   const authenticator = createApiKeyAuthenticator(database.db);
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
   app.post('/', async (request, reply) => {
@@ -70,18 +71,20 @@ async function inlineServer(): Promise<{ app: FastifyInstance; stop(): Promise<v
       grantToken: String(body.eConomicAPIKey),
     });
     const fetchedAt = new Date().toISOString();
-    const record = await readEntity(client, database.db, tenantId, kind, number, fetchedAt);
+    const record = await readEntity(client, store, tenantId, kind, number, fetchedAt);
     if (!record) return reply.code(404).send({ error: 'not_found' });
     // Same freshness rule as resolveDependencies: a dependency synced already is not fetched again.
+    const dependencies: EntityRecord[] = [];
     const ensure = async (dep: DependencyRef, depth: number): Promise<void> => {
-      if (await readStoredEntity(database.db, tenantId, dep.kind, dep.number)) return;
-      const depRecord = await readEntity(client, database.db, tenantId, dep.kind, dep.number, new Date().toISOString());
+      if (await store.find(tenantId, dep.kind, dep.number)) return;
+      const depRecord = await readEntity(client, store, tenantId, dep.kind, dep.number, new Date().toISOString());
       if (!depRecord) return;
       if (depth < 2) for (const inner of dependenciesOf(depRecord)) await ensure(inner, depth + 1);
-      await commitRecord(database.db, tenantId, depRecord);
+      dependencies.push(depRecord);
     };
     for (const dep of dependenciesOf(record)) await ensure(dep, 0);
-    await commitRecord(database.db, tenantId, record);
+    // One transaction, dependencies first, as the syncEntity activity commits.
+    await store.commit(tenantId, [...dependencies, record]);
     return reply.code(200).send({ ok: true });
   });
   await app.listen({ port: 0, host: '127.0.0.1' });

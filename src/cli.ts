@@ -5,11 +5,10 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/client';
 import { migrateDatabase } from './db/migrate';
-import { adminSocketPath, forwardCommand, runCommand } from './cli/admin-socket';
-import { CliError, type CommandContext, type CommandResult } from './cli/context';
+import { adminSocketPath, forwardCommand } from './cli/admin-socket';
+import { COMMAND_GROUPS, COMMANDS, runCommand } from './cli/commands';
+import { CliError, type CommandContext, type CommandResult, type CommandSpec } from './cli/context';
 import { LOCAL_TEMPORAL_PORT } from './temporal/connect';
-// Command handlers register themselves on import.
-import './cli/commands';
 
 async function execute(config: Config, command: string, args: Record<string, unknown>): Promise<CommandResult> {
   if (!config.databaseUrl) {
@@ -36,47 +35,42 @@ async function execute(config: Config, command: string, args: Record<string, unk
   }
 }
 
+/** The commander program, one subcommand per entry of the command table; each only parses, then `run`s. */
 function buildProgram(run: (command: string, args: Record<string, unknown>) => Promise<void>): Command {
   const program = new Command('economic-sync')
     .description('Operate economic-sync: API keys, reconciliation, retries and status.')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-
-  const access = program.command('access').description('API keys that e-conomic webhooks authenticate with');
-  access
-    .command('create')
-    .description('create the tenant if new, and an API key for partner eConomic')
-    .requiredOption('--tenant <name>', 'tenant name (lower-case letters, digits, . _ -)')
-    .option('--description <text>', 'what the key is for')
-    .action((opts: Record<string, unknown>) => run('access create', opts));
-  access
-    .command('list')
-    .description('list API keys (prefix only, never a whole key)')
-    .option('--tenant <name>', 'only this tenant')
-    .action((opts: Record<string, unknown>) => run('access list', opts));
-  access
-    .command('revoke')
-    .description('revoke an API key at once')
-    .argument('<key>', 'the API key')
-    .action((key: string) => run('access revoke', { key }));
-
-  program
-    .command('reconcile')
-    .description("run the tenant's reconciliation now and wait for it")
-    .requiredOption('--tenant <name>', 'tenant name')
-    .option('--full', 'compare complete sets (detects deletions and archived documents)', false)
-    .action((opts: Record<string, unknown>) => run('reconcile', opts));
-  program
-    .command('retry-failed')
-    .description('start a new sync for every entity whose last sync failed')
-    .option('--tenant <name>', 'only this tenant')
-    .action((opts: Record<string, unknown>) => run('retry-failed', opts));
-  program
-    .command('status')
-    .description('per tenant and entity kind: rows, last sync, failures')
-    .option('--tenant <name>', 'only this tenant')
-    .action((opts: Record<string, unknown>) => run('status', opts));
+  const groups = new Map<string, Command>();
+  const parentOf = (words: string[]): Command => {
+    let parent = program;
+    for (let i = 0; i < words.length; i += 1) {
+      const path = words.slice(0, i + 1).join(' ');
+      const word = words[i] as string;
+      const group = groups.get(path) ?? parent.command(word).description(COMMAND_GROUPS[path] ?? '');
+      groups.set(path, group);
+      parent = group;
+    }
+    return parent;
+  };
+  for (const spec of COMMANDS) addCommand(parentOf(spec.name.split(' ').slice(0, -1)), spec, run);
   return program;
+}
+
+function addCommand(parent: Command, spec: CommandSpec, run: (command: string, args: Record<string, unknown>) => Promise<void>): void {
+  const command = parent.command(spec.name.split(' ').at(-1) ?? spec.name).description(spec.description);
+  const positional = spec.arguments ?? [];
+  for (const argument of positional) command.argument(`<${argument.name}>`, argument.description);
+  for (const option of spec.options ?? []) {
+    if (option.required) command.requiredOption(option.flags, option.description);
+    else command.option(option.flags, option.description, option.default);
+  }
+  // commander calls the action with the positional arguments, then the options.
+  command.action((...params: unknown[]) => {
+    const args: Record<string, unknown> = { ...(params[positional.length] as Record<string, unknown>) };
+    positional.forEach((argument, i) => (args[argument.name] = params[i]));
+    return run(spec.name, args);
+  });
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -6,7 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { adminSocketPath, serveAdminSocket } from './cli/admin-socket';
-import './cli/commands';
 import { ConfigError, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/client';
 import { migrateDatabase } from './db/migrate';
@@ -19,6 +18,7 @@ import { REDACT_PATHS, type Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { ensureAllReconcileSchedules, ensureReconcileSchedule } from './temporal/reconcile-schedule';
+import { entityWorkflowsOn } from './temporal/signal-entity';
 import { tenants } from './db/schema';
 import { eq } from 'drizzle-orm';
 import { installTemporalLogger } from './temporal/runtime-logger';
@@ -68,7 +68,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
         db: database.db,
         secretBox,
         callCounter,
-        temporal: { client: temporal.client, taskQueue: config.taskQueue },
+        entities: entityWorkflowsOn(temporal.client, config.taskQueue),
         economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
       }),
     });

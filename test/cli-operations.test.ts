@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { runCommand } from '../src/cli/admin-socket';
+import { runCommand } from '../src/cli/commands';
 import { CliError, type CommandContext } from '../src/cli/context';
-import '../src/cli/commands';
 import { loadConfig } from '../src/config';
 import { entityWorkflowId } from '../src/shared/entities';
 import type { entitySyncWorkflow } from '../workflows/entity-sync';

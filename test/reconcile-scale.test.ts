@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/reconcile';
-import type { ScopeCursor } from '../src/shared/reconcile';
+import { RECONCILE_WORKFLOW_TYPE, type ScopeCursor } from '../src/shared/reconcile';
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import {
   economicBookedInvoices,
@@ -19,6 +19,7 @@ import {
 import { DOC_STATES, seedAgreement, type DocRec } from './fake-economic';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 import { startTestWorker, uniqueTaskQueue } from './helpers/temporal';
+import { entityWorkflowsOn } from '../src/temporal/signal-entity';
 
 let h: SyncHarness;
 // Entity workflows signalled by these tests go to a task queue no worker polls: syncing thousands of
@@ -61,7 +62,7 @@ async function mirrorIntoDatabase(t: TestTenant): Promise<void> {
 
 before(async () => {
   h = await startSyncHarness();
-  await startTestWorker(h.temporal, { ...h.activityDeps, temporal: { client: h.temporal.env.client, taskQueue: undrained } }, reconcileQueue).then((w) => {
+  await startTestWorker(h.temporal, { ...h.activityDeps, entities: entityWorkflowsOn(h.temporal.env.client, undrained) }, reconcileQueue).then((w) => {
     stopWorker = () => w.stop();
   });
 });
@@ -88,7 +89,7 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
   for (const b of unpaid) a.payInvoice(b.number, 1);
   h.fake.resetCalls();
 
-  const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
+  const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: 'reconcile/big/scale',
     taskQueue: reconcileQueue,
     // One page per activity call: the workflow carries the cursor from call to call.
@@ -133,7 +134,7 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
 test('a listing interrupted after three pages resumes at its heartbeated cursor, not from the start', async () => {
   const resume = await h.createTenant('resume');
   seedAgreement(resume.agreement, { customers: 1, draftInvoices: 50, linesPerDocument: 1, seed: 3 });
-  const activities = createActivities({ ...h.activityDeps, temporal: { client: h.temporal.env.client, taskQueue: undrained } });
+  const activities = createActivities({ ...h.activityDeps, entities: entityWorkflowsOn(h.temporal.env.client, undrained) });
   const input: ReconcileScopeInput = {
     tenantId: resume.id,
     tenant: 'resume',
@@ -184,7 +185,7 @@ test('on the real worker, a failed attempt is retried from the last heartbeat (n
   };
   h.fake.resetCalls();
   try {
-    const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
+    const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
       workflowId: 'reconcile/resume-worker/test',
       taskQueue: reconcileQueue,
       args: [{ tenantId: tenant.id, tenant: tenant.name, mode: 'full', options: { pageSize: 10, waitForEntities: false } }],

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { runCommand } from '../src/cli/admin-socket';
-import '../src/cli/commands';
+import { runCommand } from '../src/cli/commands';
 import { loadConfig } from '../src/config';
 import { queryRows } from '../src/db/client';
 import {
@@ -19,7 +18,7 @@ import {
   reconcileSeen,
   reconcileState,
 } from '../src/db/schema';
-import type { ReconcileOptions, ReconcileSummary } from '../src/shared/reconcile';
+import { RECONCILE_WORKFLOW_TYPE, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
 import { ensureReconcileSchedule } from '../src/temporal/reconcile-schedule';
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import { DOC_STATES, seedAgreement } from './fake-economic';
@@ -43,7 +42,7 @@ const byNumber = <T extends unknown[]>(rows: T[]) => [...rows].sort((a, b) => (a
 let runs = 0;
 async function reconcile(t: TestTenant, mode: 'auto' | 'incremental' | 'full', options: ReconcileOptions = {}, fullEveryMs?: number): Promise<ReconcileSummary> {
   runs += 1;
-  return h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>('reconcileWorkflow', {
+  return h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: `reconcile/${t.name}/test-${runs}`,
     taskQueue: h.taskQueue,
     args: [{ tenantId: t.id, tenant: t.name, mode, options, ...(fullEveryMs === undefined ? {} : { fullEveryMs }) }],
@@ -259,7 +258,7 @@ test('the schedule reconcile/<tenant>: created once, updated idempotently, a pau
   assert.equal(described.spec.intervals?.[0]?.every, 600_000);
   assert.equal(described.action.type, 'startWorkflow');
   if (described.action.type === 'startWorkflow') {
-    assert.equal(described.action.workflowType, 'reconcileWorkflow');
+    assert.equal(described.action.workflowType, RECONCILE_WORKFLOW_TYPE);
     assert.deepEqual((described.action.args as unknown[])[0], { tenantId: dropped.id, tenant: 'dropped', mode: 'auto', fullEveryMs: 86_400_000 });
   }
   await handle.delete();

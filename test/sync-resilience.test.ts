@@ -7,10 +7,11 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import { economicCustomers, economicOrders, tenantCredentials } from '../src/db/schema';
-import { commitRecord } from '../src/sync/commit';
+import { createEntityStore } from '../src/store/entity-store';
 import { customerRecord } from '../src/sync/entity-record';
 import { EconomicNumber, EconomicSource, EconomicTenant } from '../src/shared/search-attributes';
-import { changeSignal, entitySyncWorkflow } from '../workflows/entity-sync';
+import { CHANGE_SIGNAL, ENTITY_SYNC_WORKFLOW_TYPE, type ChangeEvent } from '../src/shared/sync-signals';
+import type { entitySyncWorkflow } from '../workflows/entity-sync';
 import { waitFor } from './helpers/wait';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 
@@ -62,16 +63,17 @@ test('events arriving mid-sync: the final state is e-conomic latest', async () =
 test('an older version never overwrites a newer one', async () => {
   const newer = customerRecord({ customerNumber: 90001, name: 'Ny', currency: 'DKK', lastUpdated: '2026-05-02T10:00:00Z' }, '2026-05-02T10:00:05Z');
   const older = customerRecord({ customerNumber: 90001, name: 'Gammel', currency: 'DKK', lastUpdated: '2026-05-01T10:00:00Z' }, '2026-05-02T10:00:09Z');
-  assert.equal(await commitRecord(h.database.db, acme.id, newer), 'written');
-  assert.equal(await commitRecord(h.database.db, acme.id, older), 'stale');
+  const store = createEntityStore(h.database.db);
+  assert.deepEqual(await store.commit(acme.id, [newer]), ['written']);
+  assert.deepEqual(await store.commit(acme.id, [older]), ['stale']);
   const [row] = await h.database.db.select().from(economicCustomers).where(eq(economicCustomers.customerNumber, 90001));
   assert.equal(row?.name, 'Ny');
 
   // Without lastUpdated (booked invoices, archived documents) the later fetch wins.
   const fetchedLate = customerRecord({ customerNumber: 90002, name: 'Sen', currency: 'DKK' }, '2026-05-03T10:00:09Z');
   const fetchedEarly = customerRecord({ customerNumber: 90002, name: 'Tidlig', currency: 'DKK' }, '2026-05-03T10:00:01Z');
-  assert.equal(await commitRecord(h.database.db, acme.id, fetchedLate), 'written');
-  assert.equal(await commitRecord(h.database.db, acme.id, fetchedEarly), 'stale');
+  assert.deepEqual(await store.commit(acme.id, [fetchedLate]), ['written']);
+  assert.deepEqual(await store.commit(acme.id, [fetchedEarly]), ['stale']);
   const [row2] = await h.database.db.select().from(economicCustomers).where(eq(economicCustomers.customerNumber, 90002));
   assert.equal(row2?.name, 'Sen');
 });
@@ -139,7 +141,7 @@ test('a revoked grant fails the workflow with a readable type, marks the tenant,
 test('no secret appears in any workflow history', async () => {
   const secrets = [acme.grantToken, h.fake.appSecretToken];
   let histories = 0;
-  for await (const execution of h.temporal.env.client.workflow.list({ query: `WorkflowType = 'entitySyncWorkflow'` })) {
+  for await (const execution of h.temporal.env.client.workflow.list({ query: `WorkflowType = '${ENTITY_SYNC_WORKFLOW_TYPE}'` })) {
     const history = await h.temporal.env.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
     const text = JSON.stringify(history, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
     for (const secret of secrets) assert.ok(!text.includes(secret), `secret found in ${execution.workflowId}`);
@@ -155,11 +157,11 @@ test('a long-lived entity continues as new, carrying its pending events and sear
   // The first fetch fails once (retried a second later), so the second event lands mid-sync.
   h.fake.faults.inject({ agreement: acme.grantToken, path: `/orders/drafts/${order}`, times: 1, kind: '503' });
   // maxSyncsPerRun = 1: any event arriving during the first sync is carried into a new run.
-  const handle = await h.temporal.env.client.workflow.signalWithStart(entitySyncWorkflow, {
+  const handle = await h.temporal.env.client.workflow.signalWithStart<typeof entitySyncWorkflow, [ChangeEvent]>(ENTITY_SYNC_WORKFLOW_TYPE, {
     workflowId,
     taskQueue: h.taskQueue,
     args: [{ tenantId: acme.id, tenant: acme.name, kind: 'order', number: order, maxSyncsPerRun: 1 }],
-    signal: changeSignal,
+    signal: CHANGE_SIGNAL,
     signalArgs: [{ eventId: 'first', source: 'eConomicOrder', receivedAt: new Date().toISOString() }],
     typedSearchAttributes: [
       { key: EconomicTenant, value: acme.name },
@@ -170,7 +172,7 @@ test('a long-lived entity continues as new, carrying its pending events and sear
   const firstRunId = handle.signaledRunId;
   await waitFor('first sync under way', () => h.fake.callLog.some((c) => c.path === `/orders/drafts/${order}` && c.status === 503));
   acme.agreement.updateOrder(order, { heading: 'second run' });
-  await handle.signal(changeSignal, { eventId: 'second', source: 'eConomicOrder', receivedAt: new Date().toISOString() });
+  await handle.signal<[ChangeEvent]>(CHANGE_SIGNAL, { eventId: 'second', source: 'eConomicOrder', receivedAt: new Date().toISOString() });
 
   const latest = h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(workflowId);
   const result = await latest.result();

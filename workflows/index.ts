@@ -1,3 +1,17 @@
-// Every workflow the sync worker runs. The worker bundles this file (workflowsPath).
-export { entitySyncWorkflow } from './entity-sync';
-export { reconcileWorkflow } from './reconcile';
+// Every workflow the sync worker runs. The worker bundles this file (workflowsPath); clients start and
+// signal these by the type names in src/shared, never by importing this code.
+import { ENTITY_SYNC_WORKFLOW_TYPE } from '../src/shared/sync-signals';
+import { RECONCILE_WORKFLOW_TYPE } from '../src/shared/reconcile';
+import { entitySyncWorkflow } from './entity-sync';
+import { reconcileWorkflow } from './reconcile';
+
+export { entitySyncWorkflow, reconcileWorkflow };
+
+/**
+ * Each workflow under its type name: the export name is the type Temporal registers, and this fails to
+ * compile when an export and its name in src/shared drift apart.
+ */
+export const WORKFLOWS_BY_TYPE = { entitySyncWorkflow, reconcileWorkflow } satisfies Record<
+  typeof ENTITY_SYNC_WORKFLOW_TYPE | typeof RECONCILE_WORKFLOW_TYPE,
+  (...args: never[]) => Promise<unknown>
+>;

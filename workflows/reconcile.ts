@@ -7,7 +7,7 @@
 // a tenant of any size runs in bounded history. Each scope's watermark advances only after its work is
 // done (inside the activity's last call for that scope).
 import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
 import {
   emptyCounts,
   type ReconcileInput,
@@ -16,21 +16,10 @@ import {
   type ReconcileSummary,
   type ScopeCounts,
 } from '../src/shared/reconcile';
-import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
+import { BOOKKEEPING_OPTIONS, RECONCILIATION_OPTIONS } from './activity-options';
 
-
-const bookkeeping = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-
-// One call lists at most `pagesPerActivity` pages and may wait for the entity workflows it signalled;
-// the heartbeat carries its cursor, so a retry (429 with Retry-After, a killed worker) resumes there.
-const listing = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 60, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
-});
+const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
+const reconciliation = proxyActivities<ReconciliationActivities>(RECONCILIATION_OPTIONS);
 
 /** Activity calls per execution before continuing as new (each is a handful of history events). */
 const CALLS_PER_EXECUTION = 200;
@@ -59,7 +48,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
       break;
     }
     const callsBefore = progress.cursor?.counts.calls ?? 0;
-    const result = await listing.reconcileScope({
+    const result = await reconciliation.reconcileScope({
       tenantId,
       tenant,
       runId: progress.runId,

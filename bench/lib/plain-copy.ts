@@ -4,7 +4,7 @@
 import type { Database } from '../../src/db/client';
 import { createEconomicClient, type DocumentState, type EconomicClient } from '../../src/economic';
 import type { EntityKind } from '../../src/shared/entities';
-import { commitRecord } from '../../src/sync/commit';
+import { createEntityStore } from '../../src/store/entity-store';
 import { readEntity } from '../../activities/fetch-entity';
 
 export interface PlainCopyOptions {
@@ -51,11 +51,12 @@ export async function plainCopy(o: PlainCopyOptions): Promise<number> {
   const client = createEconomicClient({ restUrl: o.restUrl, projectsUrl: o.projectsUrl, appSecretToken: o.appSecretToken, grantToken: o.grantToken });
   const refs = await listNumbers(client);
   const concurrency = o.concurrency ?? 20;
+  const store = createEntityStore(o.db);
   let committed = 0;
   const copy = async (ref: Listed) => {
-    const record = await readEntity(client, o.db, o.tenantId, ref.kind, ref.number, new Date().toISOString(), ref.state);
+    const record = await readEntity(client, store, o.tenantId, ref.kind, ref.number, new Date().toISOString(), ref.state);
     if (record) {
-      await commitRecord(o.db, o.tenantId, record);
+      await store.commit(o.tenantId, [record]);
       committed += 1;
     }
   };

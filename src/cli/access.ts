@@ -1,7 +1,6 @@
 // `access create|list|revoke`: tenants and their API keys (docs/cli.md).
 import { AccessError, createApiKey, listApiKeys, revokeApiKey, validateTenantName } from '../access/api-keys';
-import { CliError } from './context';
-import { registerCommand } from './registry';
+import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
 function optionalString(args: Record<string, unknown>, name: string): string | undefined {
@@ -9,7 +8,7 @@ function optionalString(args: Record<string, unknown>, name: string): string | u
   return typeof value === 'string' ? value : undefined;
 }
 
-registerCommand('access create', async (ctx, args) => {
+export async function accessCreate(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
   const tenant = optionalString(args, 'tenant');
   const description = optionalString(args, 'description');
   try {
@@ -25,9 +24,9 @@ registerCommand('access create', async (ctx, args) => {
     if (err instanceof AccessError) throw new CliError(err.message);
     throw err;
   }
-});
+}
 
-registerCommand('access list', async (ctx, args) => {
+export async function accessList(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
   const tenant = optionalString(args, 'tenant');
   const keys = await listApiKeys(ctx.db, tenant);
   if (keys.length === 0) return { stdout: tenant === undefined ? 'no API keys yet' : `no API keys for tenant "${tenant}"` };
@@ -37,9 +36,9 @@ registerCommand('access list', async (ctx, args) => {
       keys.map((k) => [k.prefix, k.tenant, k.description ?? '', k.createdAt.toISOString(), k.revokedAt ? k.revokedAt.toISOString() : '-']),
     ),
   };
-});
+}
 
-registerCommand('access revoke', async (ctx, args) => {
+export async function accessRevoke(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
   const key = optionalString(args, 'key');
   if (!key) throw new CliError('give the API key to revoke');
   const revoked = await revokeApiKey(ctx.db, key);
@@ -49,4 +48,4 @@ registerCommand('access revoke', async (ctx, args) => {
       ? `API key ${revoked.prefix}… of tenant "${revoked.tenant}" was already revoked.`
       : `Revoked API key ${revoked.prefix}… of tenant "${revoked.tenant}". It is refused from the next request on.`,
   };
-});
+}

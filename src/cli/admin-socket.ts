@@ -4,8 +4,8 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { runCommand } from './commands';
 import { CliError, type CommandContext, type CommandResult } from './context';
-import { commandHandlers } from './registry';
 
 export function adminSocketPath(dataDir: string): string {
   return path.join(dataDir, 'admin.sock');
@@ -17,12 +17,6 @@ interface AdminRequest {
 }
 
 type AdminResponse = { ok: true; result: CommandResult } | { ok: false; error: string };
-
-export async function runCommand(ctx: CommandContext, command: string, args: Record<string, unknown>): Promise<CommandResult> {
-  const handler = commandHandlers[command];
-  if (!handler) throw new CliError(`unknown command "${command}"`);
-  return handler(ctx, args);
-}
 
 /** Serves forwarded commands; returns a function that stops serving. */
 export async function serveAdminSocket(ctx: CommandContext, socketPath: string): Promise<() => Promise<void>> {

@@ -20,5 +20,24 @@ export interface CommandResult {
   stdout: string;
 }
 
-/** A command: a name path like ['access', 'create'] and a handler over parsed options. */
+/** Runs a command over its parsed arguments and options, in the CLI process or inside the running service. */
 export type CommandHandler = (ctx: CommandContext, args: Record<string, unknown>) => Promise<CommandResult>;
+
+export interface CommandOption {
+  /** As commander reads them, e.g. `--tenant <name>` or `--full`. */
+  flags: string;
+  description: string;
+  required?: boolean;
+  default?: boolean | string;
+}
+
+/** A command written once: its name, arguments, options and handler (see ./commands.ts). */
+export interface CommandSpec {
+  /** The words of the command line, e.g. `access create`. */
+  name: string;
+  description: string;
+  /** Positional arguments, each required (`<name>`), handed to the handler under their names. */
+  arguments?: Array<{ name: string; description: string }>;
+  options?: CommandOption[];
+  run: CommandHandler;
+}

@@ -4,11 +4,10 @@
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
 import { reconcileScheduleId } from '../shared/entities';
-import type { ReconcileInput, ReconcileSummary } from '../shared/reconcile';
+import { RECONCILE_WORKFLOW_TYPE, type ReconcileInput, type ReconcileSummary } from '../shared/reconcile';
 import { EconomicTenant } from '../shared/search-attributes';
 import type { reconcileWorkflow } from '../../workflows/reconcile';
-import { CliError } from './context';
-import { registerCommand } from './registry';
+import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
 export function formatReconcileSummary(s: ReconcileSummary): string {
@@ -20,7 +19,7 @@ export function formatReconcileSummary(s: ReconcileSummary): string {
   ].join('\n');
 }
 
-registerCommand('reconcile', async (ctx, args) => {
+export async function reconcile(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
   const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
   if (!tenant) throw new CliError('--tenant <name> is required');
   const [row] = await queryRows<{ id: number; has_grant: boolean }>(
@@ -31,7 +30,7 @@ registerCommand('reconcile', async (ctx, args) => {
   if (!row.has_grant) throw new CliError(`tenant "${tenant}" has no e-conomic grant yet: it arrives with the first webhook`);
   const client = await ctx.temporal();
   const input: ReconcileInput = { tenantId: row.id, tenant, mode: args.full === true ? 'full' : 'incremental' };
-  const handle = await client.workflow.start<typeof reconcileWorkflow>('reconcileWorkflow', {
+  const handle = await client.workflow.start<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: `${reconcileScheduleId(tenant)}/manual-${Date.now()}`,
     taskQueue: ctx.config.taskQueue,
     args: [input],
@@ -39,4 +38,4 @@ registerCommand('reconcile', async (ctx, args) => {
   });
   const summary = await handle.result();
   return { stdout: formatReconcileSummary(summary) };
-});
+}

@@ -9,7 +9,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
 import type { Logger } from '../logger';
 import { isApiSource, isEntityKind } from '../shared/entities';
-import type { ChangeEvent } from '../shared/sync-signals';
+import { entityChange } from '../shared/sync-signals';
 import { signalEntityChange } from '../temporal/signal-entity';
 import { errorText, type TemporalGate } from './ingestor';
 
@@ -98,10 +98,12 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     }
     const kind = row.kind;
     if (!isApiSource(row.source) || !isEntityKind(kind)) throw new Error(`inbox row ${row.seq} has an unknown source or kind`);
-    const event: ChangeEvent = { eventId: row.event_id, source: row.source, receivedAt: new Date(row.received_at).toISOString() };
-    if (row.old_number !== null) event.oldNumber = row.old_number;
+    const change = entityChange(
+      { tenantId: row.tenant_id, tenant: row.tenant, kind, number: row.number },
+      { eventId: row.event_id, source: row.source, receivedAt: row.received_at, oldNumber: row.old_number },
+    );
     await options.client.withDeadline(Date.now() + signalTimeoutMs, () =>
-      signalEntityChange(options.client, options.taskQueue, { tenantId: row.tenant_id, tenant: row.tenant, kind, number: row.number, event }),
+      signalEntityChange(options.client, options.taskQueue, change),
     ).catch((err: unknown) => {
       uncertain.add(row.event_id);
       throw err;

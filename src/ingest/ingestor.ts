@@ -8,8 +8,8 @@ import type { Database } from '../db/client';
 import { syncEvents } from '../db/schema';
 import type { Logger } from '../logger';
 import { withTimeout } from '../util/with-timeout';
-import { entityWorkflowId, SOURCE_KIND, type ApiSource, type EntityKind } from '../shared/entities';
-import type { ChangeEvent } from '../shared/sync-signals';
+import { SOURCE_KIND, type ApiSource } from '../shared/entities';
+import { entityChange, type EntityChange } from '../shared/sync-signals';
 import { signalEntityChange } from '../temporal/signal-entity';
 import type { EventLog } from './event-log';
 import { createSemaphore, type Semaphore } from './semaphore';
@@ -89,16 +89,14 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };
   const semaphore = createSemaphore(o.maxInFlight, o.maxWaiting);
 
-  const signal = async (event: IncomingEvent, kind: EntityKind, change: ChangeEvent): Promise<boolean> => {
+  const signal = async (change: EntityChange): Promise<boolean> => {
     if (options.gate.down) return false; // keep order behind what the inbox holds; the relay reopens the gate
     const release = await semaphore.acquire(o.waitMs);
     if (!release) return false; // saturated: the inbox takes it
     try {
       const deadline = Date.now() + o.signalTimeoutMs;
       await withTimeout(
-        options.client.withDeadline(deadline, () =>
-          signalEntityChange(options.client, options.taskQueue, { tenantId: event.tenantId, tenant: event.tenant, kind, number: event.number, event: change }),
-        ),
+        options.client.withDeadline(deadline, () => signalEntityChange(options.client, options.taskQueue, change)),
         o.signalTimeoutMs + 250,
         'signal',
       );
@@ -109,8 +107,8 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       options.gate.markDown();
       // Bounded: forgetting costs at most a duplicate signal, which the workflow drops by eventId.
       if (options.uncertain && options.uncertain.size >= 100_000) options.uncertain.clear();
-      options.uncertain?.add(change.eventId);
-      options.log.warn({ eventId: change.eventId, err: errorText(err) }, 'Temporal did not take the event; using the inbox');
+      options.uncertain?.add(change.event.eventId);
+      options.log.warn({ eventId: change.event.eventId, err: errorText(err) }, 'Temporal did not take the event; using the inbox');
       return false;
     } finally {
       release();
@@ -122,10 +120,12 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     async accept(event) {
       const kind = SOURCE_KIND[event.source];
       const eventId = randomUUID();
-      const workflowId = entityWorkflowId(event.tenant, kind, event.number);
       const receivedAt = new Date();
-      const change: ChangeEvent = { eventId, source: event.source, receivedAt: receivedAt.toISOString() };
-      if (event.oldNumber !== undefined) change.oldNumber = event.oldNumber;
+      const change = entityChange(
+        { tenantId: event.tenantId, tenant: event.tenant, kind, number: event.number },
+        { eventId, source: event.source, receivedAt, oldNumber: event.oldNumber },
+      );
+      const workflowId = change.workflowId;
       const row = {
         eventId,
         tenantId: event.tenantId,
@@ -137,7 +137,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         workflowId,
       };
 
-      if (await signal(event, kind, change)) {
+      if (await signal(change)) {
         options.eventLog.record({ ...row, outcome: 'signalled' });
         return { outcome: 'signalled', eventId, workflowId };
       }

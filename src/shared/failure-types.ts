@@ -11,6 +11,8 @@ export const FAILURE_TYPES = {
   credentialsBroken: 'CredentialsBroken',
   dependencyMissing: 'DependencyMissing',
   reconcileMisconfigured: 'ReconcileMisconfigured',
+  /** A statement failed in Postgres (unreachable, or a constraint): retried; its message never quotes data. */
+  database: 'DatabaseError',
 } as const;
 
 /** Failure types no retry can heal: the activity fails at once, the workflow shows why. */

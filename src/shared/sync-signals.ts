@@ -1,10 +1,19 @@
-// The messages between the webhook, reconciliation and the per-entity sync workflow. Pure types and
-// names: imported by workflows, so no I/O here. None of them ever carries a secret: the workflow gets
-// the tenant's id, and activities look up (and decrypt) the grant themselves.
-import type { EntityKind } from './entities';
+// The public names and messages of the per-entity sync workflow (docs/temporal.md): its type name, its
+// signal and query, its input and result, and the change that webhooks, the inbox relay, reconciliation
+// and `retry-failed` send it. Pure: imported by workflows, so no I/O here. None of them ever carries a
+// secret: the workflow gets the tenant's id, and activities look up (and decrypt) the grant themselves.
+import { entityWorkflowId, type EntityKind } from './entities';
+
+/** The workflow type clients start and signal by name (the function exported by workflows/index.ts). */
+export const ENTITY_SYNC_WORKFLOW_TYPE = 'entitySyncWorkflow';
 
 /** Signal name of "this entity changed, sync it". */
 export const CHANGE_SIGNAL = 'change';
+
+/** Query name of the workflow's live status (pending events, syncs so far). */
+export const SYNC_STATUS_QUERY = 'status';
+
+export type DocumentStateHint = 'drafts' | 'sent' | 'archived';
 
 export interface ChangeEvent {
   /** The webhook event's id (or reconciliation's), used to drop duplicates delivered twice. */
@@ -16,7 +25,41 @@ export interface ChangeEvent {
   /** ISO instant the event was received. */
   receivedAt: string;
   /** For orders and quotes: the state a listing just saw the document in (reconciliation), looked in first. */
-  stateHint?: 'drafts' | 'sent' | 'archived';
+  stateHint?: DocumentStateHint;
+}
+
+/** One entity of one tenant. */
+export interface EntityRef {
+  tenantId: number;
+  tenant: string;
+  kind: EntityKind;
+  number: number;
+}
+
+/** A change on its way to its entity's workflow: the entity, the workflow's id and the event. */
+export interface EntityChange extends EntityRef {
+  workflowId: string;
+  event: ChangeEvent;
+}
+
+export interface ChangeEventFields {
+  eventId: string;
+  source: string;
+  receivedAt: Date | string;
+  oldNumber?: number | null;
+  stateHint?: DocumentStateHint;
+}
+
+/**
+ * Builds a change: the one place where an entity's workflow id and its change event are made, for the
+ * webhook, the inbox relay, reconciliation and the CLI alike.
+ */
+export function entityChange(ref: EntityRef, fields: ChangeEventFields): EntityChange {
+  const event: ChangeEvent = { eventId: fields.eventId, source: fields.source, receivedAt: new Date(fields.receivedAt).toISOString() };
+  if (fields.oldNumber !== undefined && fields.oldNumber !== null) event.oldNumber = fields.oldNumber;
+  if (fields.stateHint !== undefined) event.stateHint = fields.stateHint;
+  const { tenantId, tenant, kind, number } = ref;
+  return { tenantId, tenant, kind, number, workflowId: entityWorkflowId(tenant, kind, number), event };
 }
 
 export interface EntitySyncInput {
@@ -29,4 +72,20 @@ export interface EntitySyncInput {
   /** Carried over by continue-as-new: events not yet synced, and ids already seen. */
   pending?: ChangeEvent[];
   seenEventIds?: string[];
+}
+
+/** What one sync did: `synced` (written), `stale` (a newer version was stored), `deleted`, `absent` (never stored, gone). */
+export type SyncOutcome = 'synced' | 'stale' | 'deleted' | 'absent';
+
+export interface EntitySyncStatus {
+  pending: number;
+  syncs: number;
+  events: number;
+  lastOutcome?: string;
+}
+
+export interface EntitySyncResult {
+  syncs: number;
+  events: number;
+  lastOutcome: string;
 }

@@ -1,6 +1,6 @@
 // Turns what e-conomic returned into the row values of the read model (docs/database.md): one pure mapping
-// per entity kind. The record travels from the fetch activity to the commit activity (through the
-// workflow's history), so it holds only what e-conomic returned: never a secret.
+// per entity kind. A record lives inside the syncEntity activity, from the fetch to the entity store's
+// commit; it holds only what e-conomic returned, never a secret.
 import type { BookedInvoice, Customer, DocumentState, Project, SalesDocument } from '../economic';
 import type { EntityKind } from '../shared/entities';
 

@@ -6,7 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { startLocalTemporal, type LocalTemporal } from './dev-server';
-import { ensureSearchAttributes } from './search-attributes';
+import { ensureSearchAttributes } from './register-search-attributes';
 
 export interface TemporalHandles {
   address: string;

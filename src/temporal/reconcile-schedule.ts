@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import { queryRows, type Database } from '../db/client';
 import { reconcileScheduleId } from '../shared/entities';
-import type { ReconcileInput, ReconcileOptions } from '../shared/reconcile';
+import { RECONCILE_WORKFLOW_TYPE, type ReconcileInput, type ReconcileOptions } from '../shared/reconcile';
 import { EconomicTenant } from '../shared/search-attributes';
 import type { reconcileWorkflow } from '../../workflows/reconcile';
 
@@ -31,7 +31,7 @@ function scheduleParts(taskQueue: string, tenant: ReconcileTenant, config: Recon
   };
   const action: ScheduleOptionsStartWorkflowAction<typeof reconcileWorkflow> = {
     type: 'startWorkflow',
-    workflowType: 'reconcileWorkflow',
+    workflowType: RECONCILE_WORKFLOW_TYPE,
     workflowId: `${reconcileScheduleId(tenant.name)}/scheduled`,
     taskQueue,
     args: [input],

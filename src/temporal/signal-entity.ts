@@ -1,27 +1,19 @@
-// The one path by which a change reaches an entity's workflow, for webhooks and reconciliation alike:
-// signal-with-start `economic/<tenant>/<kind>/<number>`, so events for one entity coalesce in one
-// workflow instead of racing. Carries no secret: the workflow gets the tenant's id only.
+// The one path by which a change reaches an entity's workflow, for webhooks, the inbox relay,
+// reconciliation and `retry-failed` alike: signal-with-start `economic/<tenant>/<kind>/<number>` by the
+// workflow's type name, so events for one entity coalesce in one workflow instead of racing, and this
+// client side never loads workflow code (only its types). Carries no secret: the workflow gets the
+// tenant's id only.
 import type { Client } from '@temporalio/client';
-import { entityWorkflowId, type EntityKind } from '../shared/entities';
 import { EconomicNumber, EconomicSource, EconomicTenant } from '../shared/search-attributes';
-import type { ChangeEvent } from '../shared/sync-signals';
-import { changeSignal, entitySyncWorkflow } from '../../workflows/entity-sync';
+import { CHANGE_SIGNAL, ENTITY_SYNC_WORKFLOW_TYPE, type ChangeEvent, type EntityChange, type EntitySyncResult } from '../shared/sync-signals';
+import type { entitySyncWorkflow } from '../../workflows/entity-sync';
 
-export interface EntityChange {
-  tenantId: number;
-  tenant: string;
-  kind: EntityKind;
-  number: number;
-  event: ChangeEvent;
-}
-
-export async function signalEntityChange(client: Client, taskQueue: string, change: EntityChange): Promise<string> {
-  const workflowId = entityWorkflowId(change.tenant, change.kind, change.number);
-  await client.workflow.signalWithStart(entitySyncWorkflow, {
-    workflowId,
+export async function signalEntityChange(client: Client, taskQueue: string, change: EntityChange): Promise<void> {
+  await client.workflow.signalWithStart<typeof entitySyncWorkflow, [ChangeEvent]>(ENTITY_SYNC_WORKFLOW_TYPE, {
+    workflowId: change.workflowId,
     taskQueue,
     args: [{ tenantId: change.tenantId, tenant: change.tenant, kind: change.kind, number: change.number }],
-    signal: changeSignal,
+    signal: CHANGE_SIGNAL,
     signalArgs: [change.event],
     typedSearchAttributes: [
       { key: EconomicTenant, value: change.tenant },
@@ -29,5 +21,15 @@ export async function signalEntityChange(client: Client, taskQueue: string, chan
       { key: EconomicNumber, value: change.number },
     ],
   });
-  return workflowId;
+}
+
+/**
+ * The entity workflows as reconciliation's activities see them (the EntityWorkflows port of
+ * activities/reconcile.ts), built on a client by the composition root.
+ */
+export function entityWorkflowsOn(client: Client, taskQueue: string) {
+  return {
+    notify: (change: EntityChange): Promise<void> => signalEntityChange(client, taskQueue, change),
+    result: (change: EntityChange): Promise<EntitySyncResult> => client.workflow.getHandle<typeof entitySyncWorkflow>(change.workflowId).result(),
+  };
 }

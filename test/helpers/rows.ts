@@ -1,7 +1,7 @@
 // Reads of the read model that several tests make.
 import type { Database } from '../../src/db/client';
 import { economicDocumentLines, type DocumentType } from '../../src/db/schema';
-import { linesOf } from '../../src/sync/commit';
+import { linesOf } from '../../src/store/entity-store';
 
 /** The lines of one document, in line order. */
 export function documentLines(db: Database, tenantId: number, type: DocumentType, number: number) {

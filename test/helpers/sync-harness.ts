@@ -8,9 +8,10 @@ import { storeGrant } from '../../src/access/grants';
 import { tenants } from '../../src/db/schema';
 import { CallCounter } from '../../src/economic';
 import { createSecretBox, type SecretBox } from '../../src/secrets/secret-box';
-import { entityWorkflowId, type EntityKind } from '../../src/shared/entities';
+import type { EntityKind } from '../../src/shared/entities';
+import { entityChange } from '../../src/shared/sync-signals';
 import type { LocalTemporal } from '../../src/temporal/dev-server';
-import { signalEntityChange } from '../../src/temporal/signal-entity';
+import { entityWorkflowsOn, signalEntityChange } from '../../src/temporal/signal-entity';
 import type { ActivityDeps } from '../../activities';
 import type { entitySyncWorkflow } from '../../workflows/entity-sync';
 import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from '../fake-economic';
@@ -52,7 +53,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     secretBox,
     callCounter,
     economic: { restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, timeoutMs: options.clientTimeoutMs ?? 2000 },
-    temporal: { client: temporal.env.client, taskQueue },
+    entities: entityWorkflowsOn(temporal.env.client, taskQueue),
   };
   const workers: Array<{ stop(): Promise<void> }> = [];
   return {
@@ -78,14 +79,12 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
       return { id: row.id, name, grantToken, agreement };
     },
     async signal(tenant, kind, number, extra = {}) {
-      await signalEntityChange(temporal.env.client, taskQueue, {
-        tenantId: tenant.id,
-        tenant: tenant.name,
-        kind,
-        number,
-        event: { eventId: randomUUID(), source: extra.source ?? 'test', oldNumber: extra.oldNumber, stateHint: extra.stateHint, receivedAt: new Date().toISOString() },
-      });
-      return temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId(tenant.name, kind, number));
+      const change = entityChange(
+        { tenantId: tenant.id, tenant: tenant.name, kind, number },
+        { eventId: randomUUID(), source: extra.source ?? 'test', oldNumber: extra.oldNumber, stateHint: extra.stateHint, receivedAt: new Date() },
+      );
+      await signalEntityChange(temporal.env.client, taskQueue, change);
+      return temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(change.workflowId);
     },
     async close() {
       await Promise.all(workers.map((w) => w.stop()));

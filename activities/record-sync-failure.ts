@@ -1,0 +1,23 @@
+// recordSyncFailure: a sync that failed for good is recorded in `sync_state` (read by `status` and
+// `retry-failed`). Database-only, so the workflow retries it until Postgres answers. A successful sync's
+// outcome is recorded by syncEntity itself, in its commit's transaction.
+import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
+import type { EntityStore } from '../src/store/entity-store';
+
+export interface SyncFailureInput {
+  tenantId: number;
+  tenant: string;
+  kind: EntityKind;
+  number: number;
+  errorType: string;
+  error: string;
+}
+
+export function createRecordSyncFailureActivity(deps: { store: EntityStore }) {
+  return {
+    async recordSyncFailure(input: SyncFailureInput): Promise<void> {
+      const { tenant, ...entity } = input;
+      await deps.store.recordOutcome({ ...entity, workflowId: entityWorkflowId(tenant, input.kind, input.number), outcome: 'failed' });
+    },
+  };
+}

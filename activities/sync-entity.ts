@@ -1,0 +1,64 @@
+// syncEntity: one sync of one entity, in one activity task. It authenticates (the grant's validation is
+// cached), fetches the entity, resolves what it depends on (customer, project: fetched when missing or
+// stale) and commits the dependencies and the entity in one database transaction through the entity
+// store, with the sync's outcome in `sync_state`; or marks the entity deleted when e-conomic no longer has
+// it. A booked invoice then re-checks its customer's open drafts. Entity data stays inside this activity:
+// only a small result enters the workflow's history, however many lines a document has.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { DocumentState } from '../src/economic';
+import { FAILURE_TYPES } from '../src/shared/failure-types';
+import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
+import type { SyncOutcome } from '../src/shared/sync-signals';
+import type { EntityStore } from '../src/store/entity-store';
+import { ensureGrantValidated } from './authenticate';
+import type { EconomicAccess, TenantRef } from './economic-access';
+import { fetchEntity } from './fetch-entity';
+import { recheckDraftInvoices } from './recheck-drafts';
+import { resolveDependencies } from './resolve-dependencies';
+
+export interface SyncEntityInput extends TenantRef {
+  kind: EntityKind;
+  number: number;
+  /** From a renumbering event: the number the entity had before. */
+  oldNumber?: number;
+  /** Orders and quotes: the state to look in first (from a listing); else the last stored state. */
+  stateHint?: DocumentState;
+}
+
+export interface SyncEntityResult {
+  outcome: SyncOutcome;
+  /** Dependencies fetched and committed with the entity. */
+  dependencies: number;
+  /** Booked invoices: drafts found booked (gone in e-conomic) and marked deleted. */
+  draftsDeleted: number[];
+}
+
+export function createSyncEntityActivity(deps: { store: EntityStore; access: EconomicAccess }) {
+  const { store } = deps;
+  return {
+    async syncEntity(input: SyncEntityInput): Promise<SyncEntityResult> {
+      const context = Context.current();
+      const sync = { workflowId: entityWorkflowId(input.tenant, input.kind, input.number) };
+      const session = await deps.access.open(input, context.cancellationSignal);
+      await ensureGrantValidated(session);
+      // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
+      const fetchedAt = new Date().toISOString();
+      const fetched = await session.run((client) => fetchEntity(client, store, input, fetchedAt));
+      if (!fetched.record) {
+        const outcome = await store.markDeleted(input.tenantId, input.kind, input.number, fetchedAt, { sync });
+        return { outcome, dependencies: 0, draftsDeleted: [] };
+      }
+      const record = fetched.record;
+      const resolved = await resolveDependencies(session, store, input.tenantId, record);
+      if (resolved.missing.length > 0) {
+        const names = resolved.missing.map((d) => `${d.kind} ${d.number}`).join(', ');
+        throw ApplicationFailure.nonRetryable(`${input.kind} ${input.number} references ${names}, which e-conomic does not have`, FAILURE_TYPES.dependencyMissing);
+      }
+      const outcomes = await store.commit(input.tenantId, [...resolved.records, record], { renumberedFrom: fetched.renumberedFrom, sync });
+      const written = outcomes.at(-1) === 'written';
+      const draftsDeleted = input.kind === 'booked-invoice' && written ? await recheckDraftInvoices(session, store, input.tenantId, record) : [];
+      return { outcome: written ? 'synced' : 'stale', dependencies: resolved.records.length, draftsDeleted };
+    },
+  };
+}

@@ -1,0 +1,412 @@
+// The entity store: the one module that reads and writes the entity tables (economic_customers,
+// _projects, _orders, _quotes, _draft_invoices, _booked_invoices and economic_document_lines) and that
+// records each sync's outcome in `sync_state`. Activities say what (commit these records, mark that one
+// deleted, which rows did this run not see); the store says how, under the invariants of
+// docs/database.md: a header row and its lines are replaced together; an older version never overwrites
+// a newer one; an entity gone from e-conomic gets `deleted_at` and is never removed; renumbering moves the
+// row; a document's customer and project are committed before it, in the same transaction.
+//
+// Writes to one entity are serialised by transaction-scoped advisory locks. A transaction takes all the
+// locks it needs before it writes anything, in one canonical order (sorted by key), so two transactions
+// that share entities wait for each other instead of deadlocking.
+import { and, eq, getTableName, gt, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
+import { queryRows, type Database, type Transaction } from '../db/client';
+import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState, type DocumentType } from '../db/schema';
+import { ENTITY_KINDS, type EntityKind } from '../shared/entities';
+import { FAILURE_TYPES } from '../shared/failure-types';
+import type { DocumentStatus, EntityRecord } from '../sync/entity-record';
+import { ENTITY_KIND_DESCRIPTORS, type EntityKindDescriptor } from './entity-kinds';
+
+/** What the store holds of one entity: enough to compare versions, never the whole row. */
+export interface StoredEntity {
+  number: number;
+  lastUpdated: Date | null;
+  syncedAt: Date;
+  deletedAt: Date | null;
+  status?: DocumentStatus;
+  /** Booked invoices only. */
+  remainder?: string | null;
+}
+
+export type CommitOutcome = 'written' | 'stale';
+export type DeleteOutcome = 'deleted' | 'absent' | 'stale';
+
+/** A sync's outcome as `status` and `retry-failed` read it from `sync_state`. */
+export interface SyncOutcomeRecord {
+  tenantId: number;
+  kind: EntityKind;
+  number: number;
+  workflowId: string;
+  outcome: 'synced' | 'deleted' | 'failed';
+  errorType?: string;
+  error?: string;
+}
+
+/** The sync a write belongs to: its outcome is recorded in `sync_state` in the write's own transaction. */
+export interface SyncRef {
+  workflowId: string;
+}
+
+export interface CommitOptions {
+  /** e-conomic renumbered the last record's entity from this number (and the old number is gone there). */
+  renumberedFrom?: number;
+  sync?: SyncRef;
+}
+
+/** Live rows a reconciliation run has not seen in e-conomic's listing of its scope (docs/database.md, reconcile_seen). */
+export interface UnseenRowsQuery {
+  kind: EntityKind;
+  runId: string;
+  scope: string;
+  /** Orders and quotes: only rows in this status. */
+  status?: DocumentStatus;
+  /** Booked invoices: only rows with a remainder (the unpaid listing). */
+  unpaidOnly?: boolean;
+  /** Rows numbered above this, ascending. */
+  after: number;
+  limit: number;
+}
+
+/** One tenant and kind, as `status` prints it. */
+export interface KindStatus {
+  tenant: string;
+  credentials: string | null;
+  kind: EntityKind;
+  rows: number;
+  deleted: number;
+  lastSync: Date | null;
+  failed: number;
+}
+
+export interface FailedSync {
+  tenantId: number;
+  tenant: string;
+  kind: string;
+  number: number;
+}
+
+/**
+ * A failed write, told without the statement's parameters: drizzle's own error quotes every bound value,
+ * which for a commit is the whole entity (thousands of lines), and the message travels into the Temporal
+ * failure and `sync_state`. Postgres' own message and detail say what went wrong.
+ */
+export class DatabaseError extends Error {
+  override name = FAILURE_TYPES.database;
+}
+
+async function withoutParameters<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof DatabaseError) throw err;
+    // drizzle's query error carries the driver's error as its cause; a connection error comes bare.
+    const cause = (err instanceof Error && err.cause instanceof Error ? err.cause : err) as Error & { code?: unknown; detail?: unknown };
+    const message = err === cause ? cause.message : cause.message.split('\n')[0];
+    const detail = typeof cause.detail === 'string' ? ` (${cause.detail})` : '';
+    const code = typeof cause.code === 'string' ? ` [${cause.code}]` : '';
+    throw new DatabaseError(`database: ${message}${detail}${code}`);
+  }
+}
+
+function descriptor(kind: EntityKind): EntityKindDescriptor {
+  return ENTITY_KIND_DESCRIPTORS[kind];
+}
+
+function whereEntity(d: EntityKindDescriptor, tenantId: number, number: number): SQL {
+  return and(eq(d.table.tenantId, tenantId), eq(d.number, number)) as SQL;
+}
+
+/** The lines of one document. */
+export function linesOf(tenantId: number, documentType: DocumentType, documentNumber: number): SQL {
+  return and(
+    eq(economicDocumentLines.tenantId, tenantId),
+    eq(economicDocumentLines.documentType, documentType),
+    eq(economicDocumentLines.documentNumber, documentNumber),
+  ) as SQL;
+}
+
+const lockKey = (tenantId: number, kind: EntityKind, number: number) => `${tenantId}/${kind}/${number}`;
+
+/** Takes the advisory locks of these entities, deduplicated and in one canonical order. */
+async function lockEntities(tx: Transaction, keys: string[]): Promise<void> {
+  // One statement per lock: each is taken only after the previous one is held, so the order is the sort's.
+  for (const key of [...new Set(keys)].sort()) {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+  }
+}
+
+/**
+ * "Is the incoming version at least as new as the stored one?": by e-conomic's lastUpdated when both
+ * have one; otherwise by when each was fetched (archived documents and booked invoices have no
+ * lastUpdated, and a document moving to the archive loses it).
+ */
+function incomingIsNewer(d: EntityKindDescriptor, lastUpdated: Date | null, fetchedAt: Date): SQL {
+  const t = d.table;
+  const lu = lastUpdated ? sql`${lastUpdated.toISOString()}::timestamptz` : sql`null::timestamptz`;
+  return sql`(case when ${lu} is not null and ${t.lastUpdated} is not null then ${lu} >= ${t.lastUpdated} else ${fetchedAt.toISOString()}::timestamptz >= ${t.syncedAt} end)`;
+}
+
+async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord): Promise<CommitOutcome> {
+  const d = descriptor(record.kind);
+  const fetchedAt = new Date(record.fetchedAt);
+  const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
+  const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
+  const written = await tx
+    .insert(d.table)
+    .values({ tenantId, ...updates })
+    .onConflictDoUpdate({ target: [d.table.tenantId, d.number], set: updates, setWhere: incomingIsNewer(d, lastUpdated, fetchedAt) })
+    .returning({ number: d.number });
+  if (written.length === 0) return 'stale';
+  if (d.documentType) await replaceLines(tx, tenantId, d.documentType, record, lastUpdated, fetchedAt);
+  return 'written';
+}
+
+async function replaceLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord, lastUpdated: Date | null, fetchedAt: Date): Promise<void> {
+  await tx.delete(economicDocumentLines).where(linesOf(tenantId, documentType, record.number));
+  const lines = record.lines ?? [];
+  // Chunks keep each statement well under Postgres' bind-parameter limit.
+  for (let i = 0; i < lines.length; i += 500) {
+    await tx.insert(economicDocumentLines).values(
+      lines.slice(i, i + 500).map((line) => ({
+        tenantId,
+        documentType,
+        documentNumber: record.number,
+        lineNumber: line.lineNumber,
+        description: line.description,
+        productNumber: line.productNumber,
+        quantity: line.quantity,
+        unitNetPrice: line.unitNetPrice,
+        totalNetAmount: line.totalNetAmount,
+        lastUpdated,
+        syncedAt: fetchedAt,
+        data: line.data,
+      })),
+    );
+  }
+}
+
+/**
+ * Renumbering: the row (and its lines) moves to the new number, so the time-registration application
+ * keeps its history of the entity. If the new number already has a row, the old one is marked deleted.
+ */
+async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKind, from: number, to: number, fetchedAt: Date): Promise<void> {
+  const d = descriptor(kind);
+  const [old] = await tx.select({ number: d.number }).from(d.table).where(whereEntity(d, tenantId, from));
+  if (!old) return;
+  const [existing] = await tx.select({ number: d.number }).from(d.table).where(whereEntity(d, tenantId, to));
+  if (existing) {
+    await tx.update(d.table).set({ deletedAt: fetchedAt }).where(and(whereEntity(d, tenantId, from), isNull(d.table.deletedAt)));
+    return;
+  }
+  // Foreign keys from documents to customers and projects cascade on update.
+  await tx.update(d.table).set({ [d.numberKey]: to }).where(whereEntity(d, tenantId, from));
+  if (d.documentType) {
+    await tx.update(economicDocumentLines).set({ documentNumber: to }).where(linesOf(tenantId, d.documentType, from));
+  }
+}
+
+async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRecord): Promise<void> {
+  const now = new Date();
+  const failed = input.outcome === 'failed';
+  const outcome = {
+    workflowId: input.workflowId,
+    lastOutcome: input.outcome,
+    lastErrorType: input.errorType ?? null,
+    lastError: input.error ?? null,
+    lastAttemptAt: now,
+  };
+  await db
+    .insert(syncState)
+    .values({ tenantId: input.tenantId, kind: input.kind, number: input.number, ...outcome, attempts: 1, lastSuccessAt: failed ? null : now })
+    .onConflictDoUpdate({
+      target: [syncState.tenantId, syncState.kind, syncState.number],
+      set: { ...outcome, attempts: sql`${syncState.attempts} + 1`, lastSuccessAt: failed ? sql`${syncState.lastSuccessAt}` : now },
+    });
+}
+
+export function createEntityStore(db: Database) {
+  /** The stored versions of a listing page's numbers, by number. */
+  async function versionsOf(tenantId: number, kind: EntityKind, numbers: number[]): Promise<Map<number, StoredEntity>> {
+    if (numbers.length === 0) return new Map();
+    const d = descriptor(kind);
+    const rows = (await db
+      .select({
+        number: d.number,
+        lastUpdated: d.table.lastUpdated,
+        syncedAt: d.table.syncedAt,
+        deletedAt: d.table.deletedAt,
+        ...(d.status ? { status: d.status } : {}),
+        ...(d.remainder ? { remainder: d.remainder } : {}),
+      })
+      .from(d.table)
+      .where(and(eq(d.table.tenantId, tenantId), inArray(d.number, numbers)))) as StoredEntity[];
+    return new Map(rows.map((r) => [r.number, r]));
+  }
+
+  return {
+    versionsOf,
+
+    /** The stored version of one entity, if any (deleted rows included). */
+    async find(tenantId: number, kind: EntityKind, number: number): Promise<StoredEntity | undefined> {
+      return (await versionsOf(tenantId, kind, [number])).get(number);
+    },
+
+    /** Numbers of live rows that the run did not record as seen in its scope (an anti-join: bounded memory). */
+    async unseenRows(tenantId: number, q: UnseenRowsQuery): Promise<number[]> {
+      const d = descriptor(q.kind);
+      const t = d.table;
+      const conditions: Array<SQL | undefined> = [eq(t.tenantId, tenantId), isNull(t.deletedAt), gt(d.number, q.after)];
+      if (q.status && d.status) conditions.push(eq(d.status, q.status));
+      if (q.unpaidOnly && d.remainder) conditions.push(sql`coalesce(${d.remainder}, 0) <> 0`);
+      conditions.push(
+        notExists(
+          db
+            .select({ one: sql`1` })
+            .from(reconcileSeen)
+            .where(and(eq(reconcileSeen.tenantId, tenantId), eq(reconcileSeen.runId, q.runId), eq(reconcileSeen.scope, q.scope), eq(reconcileSeen.number, d.number))),
+        ),
+      );
+      const rows = await db
+        .select({ number: d.number })
+        .from(t)
+        .where(and(...conditions))
+        .orderBy(d.number)
+        .limit(q.limit);
+      return rows.map((r) => r.number as number);
+    },
+
+    /** The highest number stored for the kind (deleted rows included), or null. */
+    async highestNumber(tenantId: number, kind: EntityKind): Promise<number | null> {
+      const d = descriptor(kind);
+      const [row] = await db
+        .select({ max: sql<number | string | null>`max(${d.number})` })
+        .from(d.table)
+        .where(eq(d.table.tenantId, tenantId));
+      return row?.max === null || row?.max === undefined ? null : Number(row.max);
+    },
+
+    /** A customer's live draft invoices, optionally only those with this amount and currency. */
+    async openDraftInvoices(tenantId: number, q: { customerNumber: number; netAmount?: string | null; currency?: string | null; limit: number }): Promise<number[]> {
+      const t = economicDraftInvoices;
+      const rows = await db
+        .select({ number: t.draftInvoiceNumber })
+        .from(t)
+        .where(
+          and(
+            eq(t.tenantId, tenantId),
+            eq(t.customerNumber, q.customerNumber),
+            isNull(t.deletedAt),
+            q.netAmount != null ? eq(t.netAmount, q.netAmount) : undefined,
+            q.currency != null ? eq(t.currency, q.currency) : undefined,
+          ),
+        )
+        .limit(q.limit);
+      return rows.map((r) => r.number);
+    },
+
+    /**
+     * Commits records in the order given (dependencies first, the entity they belong to last) in one
+     * transaction; with `sync`, the sync's outcome too. Returns each record's outcome, in order.
+     */
+    async commit(tenantId: number, records: EntityRecord[], options: CommitOptions = {}): Promise<CommitOutcome[]> {
+      const entity = records.at(-1);
+      if (!entity) return [];
+      const renumberedFrom = options.renumberedFrom !== undefined && options.renumberedFrom !== entity.number ? options.renumberedFrom : undefined;
+      return withoutParameters(() => db.transaction(async (tx) => {
+        const keys = records.map((r) => lockKey(tenantId, r.kind, r.number));
+        if (renumberedFrom !== undefined) keys.push(lockKey(tenantId, entity.kind, renumberedFrom));
+        await lockEntities(tx, keys);
+        const outcomes: CommitOutcome[] = [];
+        for (const record of records) {
+          if (record === entity && renumberedFrom !== undefined) await moveRenumbered(tx, tenantId, entity.kind, renumberedFrom, entity.number, new Date(entity.fetchedAt));
+          outcomes.push(await writeRecord(tx, tenantId, record));
+        }
+        if (options.sync) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' });
+        return outcomes;
+      }));
+    },
+
+    /**
+     * e-conomic no longer has the entity: mark it (and its lines) deleted, unless a newer sync wrote it.
+     * With `sync`, its outcome (`deleted`, or `synced` when there was nothing to mark) in the same transaction.
+     */
+    async markDeleted(tenantId: number, kind: EntityKind, number: number, fetchedAtIso: string, options: { sync?: SyncRef } = {}): Promise<DeleteOutcome> {
+      const d = descriptor(kind);
+      const fetchedAt = new Date(fetchedAtIso);
+      return withoutParameters(() => db.transaction(async (tx) => {
+        await lockEntities(tx, [lockKey(tenantId, kind, number)]);
+        const outcome = await markRowDeleted(tx, d, tenantId, number, fetchedAt);
+        if (options.sync) await writeSyncOutcome(tx, { tenantId, kind, number, workflowId: options.sync.workflowId, outcome: outcome === 'deleted' ? 'deleted' : 'synced' });
+        return outcome;
+      }));
+    },
+
+    /** Records a sync's outcome on its own (a sync that failed for good). */
+    recordOutcome: (input: SyncOutcomeRecord): Promise<void> => withoutParameters(() => writeSyncOutcome(db, input)),
+
+    /** Entities whose last sync failed (`retry-failed`), optionally of one tenant. */
+    async failedSyncs(tenant?: string): Promise<FailedSync[]> {
+      return queryRows<FailedSync & Record<string, unknown>>(
+        db,
+        sql`select s.tenant_id as "tenantId", t.name as tenant, s.kind, s.number
+              from sync_state s join tenants t on t.id = s.tenant_id
+             where s.last_outcome = 'failed' and ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
+             order by s.tenant_id, s.kind, s.number`,
+      );
+    },
+
+    /** Per tenant and kind: live and deleted rows, the last sync, failed syncs, and the tenant's credential state. */
+    async statusByKind(tenant?: string): Promise<KindStatus[]> {
+      const perKind = sql.join(
+        ENTITY_KINDS.map(
+          (kind) =>
+            sql`select tenant_id, ${kind}::text as kind, count(*) filter (where deleted_at is null)::int as rows,
+                       count(*) filter (where deleted_at is not null)::int as deleted, max(synced_at) as last_sync
+                  from ${sql.identifier(getTableName(descriptor(kind).table))} group by tenant_id`,
+        ),
+        sql` union all `,
+      );
+      const rows = await queryRows<{ tenant: string; credentials: string | null; kind: EntityKind; rows: number; deleted: number; last_sync: Date | string | null; failed: number }>(
+        db,
+        sql`with kinds(kind) as (values ${sql.join(ENTITY_KINDS.map((kind) => sql`(${kind}::text)`), sql`, `)}),
+                 counts as (${perKind}),
+                 failures as (select tenant_id, kind, count(*)::int as failed from sync_state where last_outcome = 'failed' group by tenant_id, kind)
+            select t.name as tenant, c.status as credentials, k.kind,
+                   coalesce(n.rows, 0) as rows, coalesce(n.deleted, 0) as deleted, n.last_sync, coalesce(f.failed, 0) as failed
+              from tenants t
+              cross join kinds k
+              left join tenant_credentials c on c.tenant_id = t.id
+              left join counts n on n.tenant_id = t.id and n.kind = k.kind
+              left join failures f on f.tenant_id = t.id and f.kind = k.kind
+             where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
+             order by t.name, k.kind`,
+      );
+      return rows.map((r) => ({
+        tenant: r.tenant,
+        credentials: r.credentials,
+        kind: r.kind,
+        rows: r.rows,
+        deleted: r.deleted,
+        lastSync: r.last_sync === null ? null : new Date(r.last_sync),
+        failed: r.failed,
+      }));
+    },
+  };
+}
+
+async function markRowDeleted(tx: Transaction, d: EntityKindDescriptor, tenantId: number, number: number, fetchedAt: Date): Promise<DeleteOutcome> {
+  const [row] = await tx.select({ syncedAt: d.table.syncedAt, deletedAt: d.table.deletedAt }).from(d.table).where(whereEntity(d, tenantId, number));
+  if (!row) return 'absent';
+  if (row.deletedAt) return 'deleted';
+  if ((row.syncedAt as Date) > fetchedAt) return 'stale';
+  await tx.update(d.table).set({ deletedAt: fetchedAt, syncedAt: fetchedAt }).where(whereEntity(d, tenantId, number));
+  if (d.documentType) {
+    await tx
+      .update(economicDocumentLines)
+      .set({ deletedAt: fetchedAt })
+      .where(and(linesOf(tenantId, d.documentType, number), isNull(economicDocumentLines.deletedAt)));
+  }
+  return 'deleted';
+}
+
+export type EntityStore = ReturnType<typeof createEntityStore>;

@@ -1,0 +1,107 @@
+// Reconciliation's own bookkeeping (docs/database.md): per tenant and scope, the watermark and the last
+// runs in `reconcile_state` (the tenant's row under scope `*`), and the numbers a run saw in e-conomic in
+// `reconcile_seen`, which the entity store anti-joins to find rows e-conomic no longer lists.
+import { and, eq, lt, sql } from 'drizzle-orm';
+import { queryRows, type Database } from '../db/client';
+import { reconcileSeen, reconcileState } from '../db/schema';
+import { TENANT_SCOPE } from '../shared/reconcile';
+
+export interface ScopeState {
+  watermark: Date | null;
+  lastRunAt: Date | null;
+  lastFullRunAt: Date | null;
+}
+
+/** One row of `reconcile_state` with its tenant's name, as `status` prints it. */
+export interface ReconcileStateRow {
+  tenant: string;
+  scope: string;
+  watermark: Date | null;
+  lastRunAt: Date | null;
+  lastFullRunAt: Date | null;
+  lastSummary: Record<string, unknown> | null;
+}
+
+const instant = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
+
+export function createReconcileStore(db: Database) {
+  /** Upserts a scope's row; the watermark only moves forward, the last full run only with a full run. */
+  async function recordRun(tenantId: number, scope: string, run: { full: boolean; watermark?: Date | null; summary: unknown }): Promise<void> {
+    const now = new Date();
+    await db
+      .insert(reconcileState)
+      .values({ tenantId, scope, watermark: run.watermark ?? null, lastRunAt: now, lastFullRunAt: run.full ? now : null, lastSummary: run.summary })
+      .onConflictDoUpdate({
+        target: [reconcileState.tenantId, reconcileState.scope],
+        set: {
+          watermark: sql`greatest(${reconcileState.watermark}, excluded.watermark)`,
+          lastRunAt: now,
+          lastFullRunAt: run.full ? now : sql`${reconcileState.lastFullRunAt}`,
+          lastSummary: run.summary,
+        },
+      });
+  }
+
+  return {
+    /** The scope's (or, with TENANT_SCOPE, the tenant's) last runs and watermark; undefined before the first. */
+    async scopeState(tenantId: number, scope: string): Promise<ScopeState | undefined> {
+      const [row] = await db
+        .select({ watermark: reconcileState.watermark, lastRunAt: reconcileState.lastRunAt, lastFullRunAt: reconcileState.lastFullRunAt })
+        .from(reconcileState)
+        .where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, scope)));
+      return row;
+    },
+
+    /** Remembers numbers the run's listing of the scope showed (idempotent: a resumed page writes them again). */
+    async recordSeen(tenantId: number, runId: string, scope: string, numbers: number[]): Promise<void> {
+      if (numbers.length === 0) return;
+      await db
+        .insert(reconcileSeen)
+        .values(numbers.map((number) => ({ tenantId, runId, scope, number })))
+        .onConflictDoNothing();
+    },
+
+    /** A scope is done: its watermark and summary recorded, the run's seen numbers for it cleared. */
+    async finishScope(tenantId: number, runId: string, scope: string, run: { full: boolean; watermark: Date | null; summary: unknown }): Promise<void> {
+      await recordRun(tenantId, scope, run);
+      await db.delete(reconcileSeen).where(and(eq(reconcileSeen.tenantId, tenantId), eq(reconcileSeen.runId, runId), eq(reconcileSeen.scope, scope)));
+    },
+
+    /** The run is done: recorded on the tenant's row (read by `auto` runs and by `status`). */
+    finishRun: (tenantId: number, run: { full: boolean; summary: unknown }): Promise<void> => recordRun(tenantId, TENANT_SCOPE, run),
+
+    /** Drops seen numbers of runs that crashed for good. */
+    async pruneSeen(tenantId: number, olderThan: Date): Promise<void> {
+      await db.delete(reconcileSeen).where(and(eq(reconcileSeen.tenantId, tenantId), lt(reconcileSeen.seenAt, olderThan)));
+    },
+
+    /** Every scope row with its tenant, the tenant's own row first. */
+    async stateRows(tenant?: string): Promise<ReconcileStateRow[]> {
+      const rows = await queryRows<{
+        tenant: string;
+        scope: string;
+        watermark: Date | string | null;
+        last_run_at: Date | string | null;
+        last_full_run_at: Date | string | null;
+        last_summary: Record<string, unknown> | null;
+      }>(
+        db,
+        sql`select t.name as tenant, r.scope, r.watermark, r.last_run_at, r.last_full_run_at, r.last_summary
+              from tenants t
+              join reconcile_state r on r.tenant_id = t.id
+             where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
+             order by t.name, (r.scope <> ${TENANT_SCOPE}), r.scope`,
+      );
+      return rows.map((r) => ({
+        tenant: r.tenant,
+        scope: r.scope,
+        watermark: instant(r.watermark),
+        lastRunAt: instant(r.last_run_at),
+        lastFullRunAt: instant(r.last_full_run_at),
+        lastSummary: r.last_summary,
+      }));
+    },
+  };
+}
+
+export type ReconcileStore = ReturnType<typeof createReconcileStore>;

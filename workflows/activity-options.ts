@@ -1,0 +1,30 @@
+// Each activity group's timeouts and retry policy, in one place (activities/index.ts names the groups).
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
+
+// The entity sync calls e-conomic: transient errors (and a database that is briefly unreachable) back off
+// up to 2 minutes apart, 429 waits Retry-After (set by the activity as nextRetryDelay). After ~30 attempts
+// (about an hour) the sync fails visibly and `retry-failed` or the next event starts it again. The
+// activity heartbeats while it runs (activities/heartbeat.ts): a killed worker's work is retried elsewhere
+// after the heartbeat timeout, not after the start-to-close timeout.
+export const SYNC_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+};
+
+// Database-only bookkeeping: retried until Postgres is back (a database outage must lose nothing).
+export const BOOKKEEPING_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+// One reconciliation call lists at most `pagesPerActivity` pages and may wait for the entity workflows it
+// signalled; the heartbeat carries its cursor, so a retry (429 with Retry-After, a killed worker) resumes
+// there.
+export const RECONCILIATION_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 60, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+};
