@@ -1,0 +1,55 @@
+// The test side of the suite's no-secret-in-logs check: every logger a test builds writes its lines to a
+// file under the test run's directory (as well as to memory, for the test's own assertions), and every
+// secret a test makes (API keys, grant tokens, app secrets) is registered there. The suite's last file,
+// test/zz-no-secrets-in-logs.test.ts, then greps the whole run for every registered secret.
+// scripts/run-tests.ts names the run directory; a test file run on its own writes to .test-logs/adhoc.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '../../src/logger';
+
+export const RUN_DIR_ENV = 'ECONOMIC_SYNC_TEST_LOG_DIR';
+
+export type SecretKind = 'api-key' | 'grant-token' | 'app-secret';
+
+export interface RegisteredSecret {
+  kind: SecretKind;
+  value: string;
+}
+
+export function testRunDir(): string {
+  return process.env[RUN_DIR_ENV] ?? path.join(__dirname, '..', '..', '.test-logs', 'adhoc');
+}
+
+function appendTo(sub: string, file: string, text: string): void {
+  const dir = path.join(testRunDir(), sub);
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(path.join(dir, file), text);
+}
+
+export function registerSecret(kind: SecretKind, value: string): void {
+  appendTo('secrets', `${process.pid}.jsonl`, `${JSON.stringify({ kind, value } satisfies RegisteredSecret)}\n`);
+}
+
+let streams = 0;
+
+/** A log destination that keeps every line in `lines` and appends it to the run directory. */
+export function captureLogs(name: string): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const file = `${name}-${process.pid}-${(streams += 1)}.log`;
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      const text = chunk.toString('utf8');
+      lines.push(text);
+      appendTo('logs', file, text);
+      callback();
+    },
+  });
+  return { stream, lines };
+}
+
+/** The service's own logger (serializers, redaction) writing to a capture: what production would log. */
+export function testLogger(name: string, level = 'debug'): { log: Logger; lines: string[] } {
+  const { stream, lines } = captureLogs(name);
+  return { log: createLogger(level, stream), lines };
+}
