@@ -56,9 +56,6 @@ test('no API key, grant token or app secret in any line logged during this test 
     assert.ok(result.files > 0, 'no log files in the run directory');
     assert.ok(result.secrets > 0, 'no secrets registered in the run directory');
   }
-  assert.deepEqual(
-    result.leaks.map((l) => `${l.kind} in ${l.file} line ${l.line}`),
-    [],
-    'secrets found in log lines (the files are under the run directory)',
-  );
+  const shown = result.leaks.slice(0, 20).map((l) => `${l.kind} in ${l.file} line ${l.line}`);
+  assert.deepEqual(shown, [], `${result.leaks.length} secrets found in log lines; the files are under ${dir}`);
 });

@@ -67,7 +67,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     allowed.set(route.url, methods);
   });
 
-  app.setNotFoundHandler(async (request, reply) => {
+  const unrouted = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';
     const methods = allowed.get(path);
     if (methods && methods.size > 0) {
@@ -75,9 +75,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       return sendProblem(reply, PROBLEMS.methodNotAllowed);
     }
     return sendProblem(reply, PROBLEMS.notFound);
-  });
+  };
+  app.setNotFoundHandler(async (request, reply) => unrouted(request, reply));
 
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
+    // Fastify may fail a request that matched no route before the not-found handler runs (a QUERY
+    // without Content-Type): it is still a 404 or 405.
+    if (request.is404) return unrouted(request, reply);
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) return sendProblem(reply, { ...PROBLEMS.badRequest, status });
     // The error's code and name only: its message may quote the request.
