@@ -300,6 +300,8 @@ export function loadConfig(env: Env = process.env): Config {
   const parsed = envSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError([...problems, ...schemaProblems(parsed.error)]);
   const v = parsed.data;
+  // Unset, the headers deadline follows a shorter request deadline down.
+  if (raw.HTTP_HEADERS_TIMEOUT === undefined) v.HTTP_HEADERS_TIMEOUT.ms = Math.min(v.HTTP_HEADERS_TIMEOUT.ms, v.HTTP_REQUEST_TIMEOUT.ms);
   if (v.HTTP_HEADERS_TIMEOUT.ms > v.HTTP_REQUEST_TIMEOUT.ms) {
     problems.push(`HTTP_HEADERS_TIMEOUT (${v.HTTP_HEADERS_TIMEOUT.text}) must not exceed HTTP_REQUEST_TIMEOUT (${v.HTTP_REQUEST_TIMEOUT.text})`);
   }
