@@ -4,19 +4,23 @@
 // in any process, with or without tsx. A CLI's stdout is its product (`access create` prints the new
 // API key once, by design), not a log line, so only test files' stdout is copied.
 import { Buffer } from 'node:buffer';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 
 const dir = process.env.ECONOMIC_SYNC_TEST_LOG_DIR;
 if (dir) {
   const file = path.join(dir, 'output', `${process.pid}.log`);
-  mkdirSync(path.dirname(file), { recursive: true });
+  let fd;
   const tee = (stream) => {
     const write = stream.write;
     stream.write = function (chunk, ...rest) {
       try {
-        appendFileSync(file, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
+        if (fd === undefined) {
+          mkdirSync(path.dirname(file), { recursive: true });
+          fd = openSync(file, 'a');
+        }
+        writeSync(fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
       } catch {
         // A full disk must not fail the test that logged.
       }

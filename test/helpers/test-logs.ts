@@ -3,7 +3,7 @@
 // secret a test makes (API keys, grant tokens, app secrets) is registered there. The suite's last file,
 // test/zz-no-secrets-in-logs.test.ts, then greps the whole run for every registered secret.
 // scripts/run-tests.ts names the run directory; a test file run on its own writes to .test-logs/adhoc.
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/logger';
@@ -21,14 +21,14 @@ export function testRunDir(): string {
   return process.env[RUN_DIR_ENV] ?? path.join(__dirname, '..', '..', '.test-logs', 'adhoc');
 }
 
-function appendTo(sub: string, file: string, text: string): void {
+function fileIn(sub: string, file: string): string {
   const dir = path.join(testRunDir(), sub);
   mkdirSync(dir, { recursive: true });
-  appendFileSync(path.join(dir, file), text);
+  return path.join(dir, file);
 }
 
 export function registerSecret(kind: SecretKind, value: string): void {
-  appendTo('secrets', `${process.pid}.jsonl`, `${JSON.stringify({ kind, value } satisfies RegisteredSecret)}\n`);
+  appendFileSync(fileIn('secrets', `${process.pid}.jsonl`), `${JSON.stringify({ kind, value } satisfies RegisteredSecret)}\n`);
 }
 
 let streams = 0;
@@ -36,12 +36,13 @@ let streams = 0;
 /** A log destination that keeps every line in `lines` and appends it to the run directory. */
 export function captureLogs(name: string): { stream: Writable; lines: string[] } {
   const lines: string[] = [];
-  const file = `${name}-${process.pid}-${(streams += 1)}.log`;
+  // Opened once and written synchronously: every line is on disk even if the process dies right after.
+  let fd: number | undefined;
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      const text = chunk.toString('utf8');
-      lines.push(text);
-      appendTo('logs', file, text);
+      lines.push(chunk.toString('utf8'));
+      fd ??= openSync(fileIn('logs', `${name}-${process.pid}-${(streams += 1)}.log`), 'a');
+      writeSync(fd, chunk);
       callback();
     },
   });
