@@ -1,7 +1,7 @@
 // Turns the e-conomic client's error classes into Temporal activity failures, so the retry policy does
 // the right thing: 429 waits exactly Retry-After (nextRetryDelay), transient errors back off, and
-// refusals that no retry can heal (401, 403, 400) fail at once with a readable type. Messages carry the
-// endpoint template and status, never a token.
+// refusals that no retry can heal (401, 403, 400, a listing's 404) fail at once with a readable type.
+// Messages carry the endpoint template and status, never a token.
 import { ApplicationFailure } from '@temporalio/common';
 import { isEconomicError } from '../src/economic';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
@@ -24,7 +24,9 @@ export function toActivityFailure(err: unknown): Error {
       );
     case 'forbidden':
       return ApplicationFailure.nonRetryable(
-        `e-conomic does not let our app read ${where}: the app's role lacks access for this agreement.`,
+        err.missingModule !== undefined
+          ? `e-conomic does not let our app read ${where}: the agreement lacks the ${err.missingModule} module.`
+          : `e-conomic does not let our app read ${where}: the app's role lacks access for this agreement.`,
         FAILURE_TYPES.forbidden,
       );
     case 'rate_limited':
@@ -35,6 +37,11 @@ export function toActivityFailure(err: unknown): Error {
       });
     case 'transient':
       return ApplicationFailure.retryable(`e-conomic failed transiently at ${where}: ${err.message}`, FAILURE_TYPES.transient);
+    case 'listing_not_found':
+      return ApplicationFailure.nonRetryable(
+        `e-conomic answered 404 for the listing ${where}: the base URL or path is wrong (ECONOMIC_REST_URL, ECONOMIC_PROJECTS_URL); nothing was read as deleted.`,
+        FAILURE_TYPES.listingNotFound,
+      );
     case 'bad_request':
       return ApplicationFailure.nonRetryable(`e-conomic rejected our request at ${where} (a bug on our side): ${err.message}`, FAILURE_TYPES.badRequest);
   }

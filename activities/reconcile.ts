@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, gt, inArray, isNull, lt, notExists, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../src/db/client';
 import { economicBookedInvoices, reconcileSeen, reconcileState } from '../src/db/schema';
-import { filters, type BookedInvoice, type EconomicClient, type SalesDocument } from '../src/economic';
+import { filters, projectFilters, type BookedInvoice, type EconomicClient, type SalesDocument } from '../src/economic';
 import type { EntityKind } from '../src/shared/entities';
 import {
   FIRST_RUN_ONLY_SCOPES,
@@ -91,7 +91,7 @@ const SCOPES: Record<ReconcileScope, ScopeDef> = {
     kind: 'project',
     byLastUpdated: true,
     async *list(c, o) {
-      for await (const page of c.projects({ cursor: o.projectCursor, filter: o.filter, pageSize: o.pageSize })) {
+      for await (const page of c.projects({ cursor: o.projectCursor, filter: o.filter })) {
         yield { items: page.items.map((p) => ({ number: p.number, lastUpdated: p.lastUpdated ?? null })), nextProjectCursor: page.items.length > 0 ? page.cursor : undefined };
       }
     },
@@ -186,7 +186,8 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     if (input.full) return cursor;
     if (def.byLastUpdated) {
       const state = await readState(input.tenantId, input.scope);
-      if (state?.watermark) cursor.filter = filters.lastUpdatedAfter(new Date(state.watermark.getTime() - overlapMs));
+      // The Projects API writes instants without a zone (docs/economic-api.md): its own filter form.
+      if (state?.watermark) cursor.filter = (def.kind === 'project' ? projectFilters : filters).lastUpdatedAfter(new Date(state.watermark.getTime() - overlapMs));
     } else if (input.scope === 'booked-invoice:new') {
       const t = KIND_TABLES['booked-invoice'];
       const [row] = await db

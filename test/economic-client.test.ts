@@ -9,11 +9,18 @@ import {
   createEconomicClient,
   EconomicError,
   filters,
+  formatProjectsTime,
   lookupOrder,
+  MISSING_MODULES_ERROR_CODE,
+  parseProjectsTime,
   parseRetryAfter,
+  projectFilters,
+  projectsTimeToInstant,
+  PROJECTS_TIME_MAX_SKEW_MS,
+  PROJECTS_TIME_READING,
 } from '../src/economic';
 import type { EconomicClient, EconomicClientOptions, Page } from '../src/economic';
-import { startFakeEconomic } from './fake-economic';
+import { PROJECTS_PREFIX, startFakeEconomic } from './fake-economic';
 import type { FakeAgreement, FakeEconomic } from './fake-economic';
 
 let fake: FakeEconomic;
@@ -26,13 +33,13 @@ after(async () => {
   await fake.close();
 });
 
-function setup(extra: Partial<EconomicClientOptions> = {}): { a: FakeAgreement; client: EconomicClient; token: string } {
+function setup(extra: Partial<EconomicClientOptions> = {}, on: FakeEconomic = fake): { a: FakeAgreement; client: EconomicClient; token: string } {
   const token = `grant-${++seq}-${Math.random().toString(36).slice(2)}`;
-  const a = fake.addAgreement({ grantToken: token, companyName: `Firma ${seq} ApS` });
+  const a = on.addAgreement({ grantToken: token, companyName: `Firma ${seq} ApS` });
   const client = createEconomicClient({
-    restUrl: fake.restUrl,
-    projectsUrl: fake.projectsUrl,
-    appSecretToken: fake.appSecretToken,
+    restUrl: on.restUrl,
+    projectsUrl: on.projectsUrl,
+    appSecretToken: on.appSecretToken,
     grantToken: token,
     ...extra,
   });
@@ -281,31 +288,6 @@ void describe('e-conomic client against the fake', () => {
     ]);
   });
 
-  void it('projects: get, 404 → null, cursor paging with one call per page, resume, filter', async () => {
-    const { a, client, token } = setup();
-    const cust = a.upsertCustomer({});
-    for (let i = 0; i < 5; i++) a.upsertProject({ name: `P${i}`, customerNumber: cust, isClosed: i === 4 });
-    const p = await client.getProject(2);
-    assert.equal(p?.number, 2);
-    assert.equal(p?.name, 'P1');
-    assert.equal(p?.customerNumber, cust);
-    assert.equal(p?.isClosed, false);
-    assert.ok(p?.objectVersion);
-    assert.equal(await client.getProject(42), null);
-
-    const b = fake.calls(token).total;
-    const pages = await collect(client.projects({ pageSize: 2 }));
-    assert.equal(fake.calls(token).total - b, 3);
-    assert.deepEqual(pages.map((pg) => pg.items.map((x) => x.number)), [[1, 2], [3, 4], [5]]);
-    assert.equal(pages[2]?.cursor, undefined);
-    const resumed = await collect(client.projects({ pageSize: 2, cursor: pages[0]?.cursor }));
-    assert.deepEqual(resumed.map((pg) => pg.items.map((x) => x.number)), [[3, 4], [5]]);
-    const closed = await collect(client.projects({ filter: filters.eq('isClosed', true) }));
-    assert.deepEqual(closed.flatMap((pg) => pg.items.map((x) => x.number)), [5]);
-    a.upsertProject({ number: 5, name: 'renamed' });
-    assert.equal((await client.getProject(5))?.objectVersion, 'v2');
-  });
-
   void it('counts calls per agreement key in a CallCounter', async () => {
     const counter = new CallCounter();
     const { a, client, token } = setup({ counter, agreementKey: 'tenant-a' });
@@ -317,7 +299,7 @@ void describe('e-conomic client against the fake', () => {
     await collect(client.projects());
     assert.equal(counter.total('tenant-a'), 4);
     assert.equal(counter.total('tenant-a'), fake.calls(token).total - b);
-    assert.deepEqual(counter.snapshot()['tenant-a']?.byEndpoint, { '/self': 1, '/customers/{n}': 2, '/projects': 1 });
+    assert.deepEqual(counter.snapshot()['tenant-a']?.byEndpoint, { '/self': 1, '/customers/{n}': 2, '/Projects': 1 });
     assert.equal(counter.total(token), 0);
   });
 });
@@ -347,6 +329,8 @@ void describe('e-conomic client error classification', () => {
     assert.equal(e.kind, 'forbidden');
     assert.equal(e.status, 403);
     assert.equal(e.endpoint, '/invoices/booked/{n}');
+    assert.equal(e.resource, 'invoices/booked');
+    assert.equal(e.missingModule, undefined, 'a role refusal is not a missing module');
     assert.equal(await c3.getDraftInvoice(1), null, 'other resources stay readable');
   });
 
@@ -380,11 +364,12 @@ void describe('e-conomic client error classification', () => {
 
   void it('a hanging request times out as transient; the projects API is faulted by its own path', async () => {
     const { client, token } = setup({ timeoutMs: 150 });
-    fake.faults.inject({ agreement: token, path: '/projects', times: 1, kind: 'hang' });
+    fake.faults.inject({ agreement: token, path: '/Projects', times: 1, kind: 'hang' });
     const e = await rejects(client.getProject(1));
     assert.equal(e.kind, 'transient');
     assert.match(e.message, /timed out after 150 ms/);
-    assert.equal(e.endpoint, '/projects/{n}');
+    assert.equal(e.endpoint, '/Projects/{n}');
+    assert.equal(e.api, 'projects');
     assert.equal(await client.getProject(1), null);
   });
 
@@ -403,15 +388,18 @@ void describe('e-conomic client error classification', () => {
   void it('never exposes a token in errors, even when the server echoes it', async () => {
     const appSecretToken = 'APPSECRET-0123456789-unique';
     const grantToken = 'GRANT-9876543210-unique';
-    // A server that echoes the tokens back in its error body.
+    // A server that echoes the tokens back in its error bodies, in both APIs' shapes.
     const echo = http.createServer((req, res) => {
-      const body = JSON.stringify({
-        message: `bad request for ${String(req.headers['x-agreementgranttoken'])} / ${String(req.headers['x-appsecrettoken'])}`,
-        developerHint: String(req.headers['x-agreementgranttoken']),
-        logId: String(req.headers['x-appsecrettoken']),
-        httpStatusCode: 400,
-      });
-      res.writeHead(400, { 'Content-Type': 'application/json' }).end(body);
+      const grant = String(req.headers['x-agreementgranttoken']);
+      const secret = String(req.headers['x-appsecrettoken']);
+      if (req.url?.startsWith('/Projects')) {
+        const problem = { type: 'about:blank', title: `Missing modules: ${grant}`, status: 403, detail: secret, instance: req.url, errors: [{ message: grant, errorCode: secret, property: secret }], traceId: grant, errorCode: secret, traceTimeUtc: '2026-01-01T00:00:00' };
+        res.writeHead(403, { 'Content-Type': 'application/problem+json' }).end(JSON.stringify(problem));
+        return;
+      }
+      const status = req.url?.startsWith('/customers?') ? 404 : 400;
+      const body = JSON.stringify({ message: `bad request for ${grant} / ${secret}`, developerHint: grant, logId: secret, httpStatusCode: status });
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(body);
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
@@ -426,6 +414,8 @@ void describe('e-conomic client error classification', () => {
     try {
       const c = createEconomicClient({ restUrl: echoUrl, projectsUrl: echoUrl, appSecretToken, grantToken });
       await grab(c.getCustomer(1));
+      await grab(c.getProject(1));
+      await grab(collect(c.customers()));
       const a = fake.addAgreement({ grantToken });
       const f = createEconomicClient({ restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, grantToken, timeoutMs: 100 });
       await grab(createEconomicClient({ restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken, grantToken }).getSelf());
@@ -444,25 +434,274 @@ void describe('e-conomic client error classification', () => {
     } finally {
       await new Promise<void>((r) => echo.close(() => r()));
     }
-    assert.equal(errors.length, 12);
+    assert.equal(errors.length, 14);
     const kinds = new Set<string>();
     for (const e of errors) {
       assert.ok(e instanceof EconomicError);
       kinds.add(e.kind);
-      const dumps = [JSON.stringify(e), util.inspect(e, { depth: 10, showHidden: true }), String(e.stack), e.message, String(e)];
+      const dumps = [JSON.stringify(e), util.inspect(e, { depth: 10, showHidden: true }), String(e.stack), e.message, String(e), String(e.missingModule), String(e.traceId), String(e.errorCode)];
       for (const d of dumps) {
         assert.ok(!d.includes(grantToken), `grant token leaked: ${d}`);
         assert.ok(!d.includes(appSecretToken), `app secret leaked: ${d}`);
       }
     }
-    assert.deepEqual([...kinds].sort(), ['bad_request', 'forbidden', 'rate_limited', 'transient', 'unauthorized']);
+    assert.deepEqual([...kinds].sort(), ['bad_request', 'forbidden', 'listing_not_found', 'rate_limited', 'transient', 'unauthorized']);
   });
 
   void it('validates page sizes before calling', async () => {
     const { client, token } = setup();
     await assert.rejects(collect(client.customers({ pageSize: 1001 })), RangeError);
-    await assert.rejects(collect(client.projects({ pageSize: 0 })), RangeError);
+    await assert.rejects(collect(client.customers({ pageSize: 0 })), RangeError);
+    await assert.rejects(client.getProject(0), RangeError);
     assert.equal(fake.calls(token).total, 0);
+  });
+});
+
+void describe('the Projects API as docs/economic-api.md describes it', () => {
+  let small: FakeEconomic;
+  let danish: FakeEconomic;
+  before(async () => {
+    // Cursor pages of 2, so paging shows with five projects; and a fake writing Danish wall clocks.
+    small = await startFakeEconomic({ projectsPageSize: 2 });
+    danish = await startFakeEconomic({ projectsTimeZone: 'Europe/Copenhagen', clockStart: '2026-01-15T08:00:00Z' });
+  });
+  after(async () => {
+    await small.close();
+    await danish.close();
+  });
+
+  void it('capitalised paths under /projectsapi/v1.1.0; get, 404 → null; cursor pages without pageSize, one call each; resume', async () => {
+    const { a, client, token } = setup({}, small);
+    const cust = a.upsertCustomer({});
+    for (let i = 0; i < 5; i++) a.upsertProject({ name: `P${i}`, customerNumber: cust, isClosed: i === 4 });
+    const p = await client.getProject(2);
+    assert.equal(p?.number, 2);
+    assert.equal(p?.name, 'P1');
+    assert.equal(p?.customerNumber, cust);
+    assert.equal(p?.isClosed, undefined, 'false booleans are omitted');
+    assert.equal((await client.getProject(5))?.isClosed, true);
+    assert.ok(p?.objectVersion);
+    assert.equal(await client.getProject(42), null);
+    assert.equal(PROJECTS_PREFIX, '/projectsapi/v1.1.0');
+    assert.deepEqual(
+      small.callLog.filter((c) => c.agreement === token).map((c) => [c.path, c.status]),
+      [[`${PROJECTS_PREFIX}/Projects/2`, 200], [`${PROJECTS_PREFIX}/Projects/5`, 200], [`${PROJECTS_PREFIX}/Projects/42`, 404]],
+    );
+
+    small.resetCalls();
+    const pages = await collect(client.projects());
+    assert.equal(small.calls(token).byEndpoint['/Projects'], 3, 'one call per page');
+    assert.deepEqual(pages.map((pg) => pg.items.map((x) => x.number)), [[1, 2], [3, 4], [5]]);
+    assert.equal(pages[2]?.cursor, undefined, 'no cursor on the last page');
+    const queries = small.callLog.map((c) => new URLSearchParams(c.query));
+    assert.ok(queries.every((q) => !q.has('pageSize') && !q.has('pagesize') && !q.has('sort')), 'the cursor endpoint gets no pageSize or sort');
+    assert.deepEqual(queries.map((q) => q.get('cursor')), [null, pages[0]?.cursor, pages[1]?.cursor]);
+
+    const resumed = await collect(client.projects({ cursor: pages[0]?.cursor }));
+    assert.deepEqual(resumed.map((pg) => pg.items.map((x) => x.number)), [[3, 4], [5]]);
+    const closed = await collect(client.projects({ filter: projectFilters.eq('isClosed', true) }));
+    assert.deepEqual(closed.flatMap((pg) => pg.items.map((x) => x.number)), [5]);
+    a.upsertProject({ number: 5, name: 'renamed' });
+    assert.equal((await client.getProject(5))?.objectVersion, 'v2');
+  });
+
+  void it(`lastUpdated: zone-less on the wire, read as the same instant whatever the host's zone (TZ=${process.env.TZ ?? 'unset'})`, async () => {
+    const { a, client, token } = setup();
+    const n = a.upsertProject({ name: 'Tidszone' });
+    const truth = a.projects.get(n)?.lastUpdated;
+    const res = await fetch(`${fake.projectsUrl}/Projects/${n}`, { headers: { 'X-AppSecretToken': fake.appSecretToken, 'X-AgreementGrantToken': token } });
+    const raw = ((await res.json()) as { lastUpdated: string }).lastUpdated;
+    assert.match(raw, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/, 'no zone on the wire');
+    assert.equal((await client.getProject(n))?.lastUpdated, truth, 'an instant with Z, equal to the one e-conomic (the fake, in UTC) recorded');
+    const listed = (await collect(client.projects())).flatMap((pg) => pg.items);
+    assert.equal(listed.find((x) => x.number === n)?.lastUpdated, truth);
+    // What the client avoids: JavaScript reads a zone-less text in the host's zone.
+    const naive = new Date(raw);
+    assert.equal(naive.getTime() - parseProjectsTime(raw).getTime(), naive.getTimezoneOffset() * 60_000);
+  });
+
+  void it('the reading is one documented function: UTC, zones honoured when written, nonsense refused', () => {
+    assert.equal(PROJECTS_TIME_READING, 'UTC');
+    assert.equal(parseProjectsTime('2022-05-31T00:00:00').toISOString(), '2022-05-31T00:00:00.000Z');
+    assert.equal(parseProjectsTime('2022-05-31T13:45:10.1234567').toISOString(), '2022-05-31T13:45:10.123Z');
+    assert.equal(parseProjectsTime('2022-05-31T13:45').toISOString(), '2022-05-31T13:45:00.000Z');
+    assert.equal(parseProjectsTime('2022-05-31T00:00:00+02:00').toISOString(), '2022-05-30T22:00:00.000Z');
+    assert.equal(parseProjectsTime('2022-05-31T00:00:00Z').toISOString(), '2022-05-31T00:00:00.000Z');
+    for (const bad of ['2022-02-30T00:00:00', '2022-05-31T24:00:00', '2022-05-31T10:00:60', '2022-05-31', 'yesterday', '']) {
+      assert.throws(() => parseProjectsTime(bad), RangeError, bad);
+    }
+    assert.equal(projectsTimeToInstant('2022-05-31T00:00:00'), '2022-05-31T00:00:00Z');
+    assert.equal(projectsTimeToInstant('2022-05-31T00:00:00.250'), '2022-05-31T00:00:00.250Z');
+    assert.equal(formatProjectsTime(new Date('2022-05-31T22:15:30.999Z')), '2022-05-31T22:15:30');
+    assert.equal(projectFilters.lastUpdatedAfter(new Date('2026-01-01T00:00:00.500Z')), 'lastUpdated$gt:2026-01-01T00:00:00');
+    assert.equal(projectFilters.lastUpdatedAfter('2026-01-01T01:00:00+01:00'), 'lastUpdated$gt:2026-01-01T00:00:00');
+    assert.throws(() => filters.lastUpdatedAfter('2026-01-01T00:00:00'), RangeError, 'a zone-less string would be read in the host zone');
+    assert.equal(PROJECTS_TIME_MAX_SKEW_MS, 2 * 3600_000);
+  });
+
+  void it('filters are written zone-less: an incremental filter finds exactly the changed projects; the REST form is a 400', async () => {
+    const { a, client } = setup();
+    for (let i = 0; i < 3; i++) a.upsertProject({});
+    const mid = fake.clock.now();
+    fake.clock.advance(60_000);
+    a.upsertProject({ number: 2, name: 'Ændret' });
+    a.upsertProject({});
+    const numbers = async (filter: string) => (await collect(client.projects({ filter }))).flatMap((pg) => pg.items.map((x) => x.number));
+    assert.deepEqual(await numbers(projectFilters.lastUpdatedAfter(mid)), [2, 4]);
+    assert.deepEqual(await numbers(projectFilters.and(projectFilters.lastUpdatedAfter(mid), projectFilters.lt('number', 4))), [2]);
+    const e = await rejects(collect(client.projects({ filter: filters.lastUpdatedAfter(mid) })));
+    assert.equal(e.kind, 'bad_request');
+    assert.equal(e.status, 400);
+    assert.equal(e.api, 'projects');
+    assert.equal(e.endpoint, '/Projects');
+    assert.equal(e.errorCode, 'ValidationError');
+    assert.match(e.traceId ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    assert.match(e.message, /Invalid filter\. .*without a time zone.*\(filter: /);
+    const nf = await rejects(collect(client.projects({ filter: projectFilters.eq('description', 'x') })));
+    assert.match(nf.message, /not filterable/);
+  });
+
+  void it('a Danish wall clock is read at most PROJECTS_TIME_MAX_SKEW_MS late, and filters stay consistent within the API', async () => {
+    const { a, client } = setup({}, danish);
+    const winter = a.upsertProject({ name: 'Vinter' });
+    danish.clock.set('2026-07-01T08:00:00Z');
+    const summer = a.upsertProject({ name: 'Sommer' });
+    const skew = async (n: number) => {
+      const read = Date.parse(String((await client.getProject(n))?.lastUpdated));
+      return read - Date.parse(String(a.projects.get(n)?.lastUpdated));
+    };
+    assert.equal(await skew(winter), 3600_000, 'UTC+1 in winter');
+    assert.equal(await skew(summer), 2 * 3600_000, 'UTC+2 in summer');
+    assert.ok((await skew(summer)) <= PROJECTS_TIME_MAX_SKEW_MS);
+    // Read and written through the same function, a filter finds what the reading says is newer.
+    const winterRead = new Date(String((await client.getProject(winter))?.lastUpdated));
+    const after = (await collect(client.projects({ filter: projectFilters.lastUpdatedAfter(winterRead) }))).flatMap((pg) => pg.items.map((x) => x.number));
+    assert.deepEqual(after, [summer]);
+    const from = (await collect(client.projects({ filter: projectFilters.gte('lastUpdated', winterRead) }))).flatMap((pg) => pg.items.map((x) => x.number));
+    assert.deepEqual(from, [winter, summer]);
+  });
+
+  void it('an agreement without the Project module: 403 problem+json on every projects endpoint, recognisable, the REST unaffected', async () => {
+    const { a, client, token } = setup();
+    a.upsertCustomer({});
+    a.upsertProject({});
+    fake.withoutModule(token, 'Project');
+    const one = await rejects(client.getProject(1));
+    const list = await rejects(collect(client.projects()));
+    for (const e of [one, list]) {
+      assert.equal(e.kind, 'forbidden');
+      assert.equal(e.status, 403);
+      assert.equal(e.api, 'projects');
+      assert.equal(e.resource, 'projects');
+      assert.equal(e.missingModule, 'Project');
+      assert.equal(e.errorCode, MISSING_MODULES_ERROR_CODE);
+      assert.ok(e.traceId);
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /HTTP 403 forbidden: Missing modules: Project/);
+    }
+    assert.equal(one.endpoint, '/Projects/{n}');
+    assert.equal(list.endpoint, '/Projects');
+    assert.equal((await client.getCustomer(1))?.customerNumber, 1, 'the legacy REST is unaffected');
+    fake.withModule(token, 'Project');
+    assert.equal((await client.getProject(1))?.number, 1, 'the module back, projects read again');
+
+    const t2 = `no-module-${++seq}`;
+    fake.addAgreement({ grantToken: t2, withoutModules: ['Project'] });
+    const c2 = createEconomicClient({ restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, grantToken: t2 });
+    assert.equal((await rejects(c2.getProject(1))).missingModule, 'Project');
+    assert.equal((await c2.getSelf()).agreementNumber, fake.agreement(t2)?.agreementNumber);
+  });
+
+  void it('a 401 from the Projects API is problem+json too', async () => {
+    const { client, token } = setup();
+    fake.revokeGrant(token);
+    const e = await rejects(client.getProject(1));
+    assert.equal(e.kind, 'unauthorized');
+    assert.equal(e.api, 'projects');
+    assert.equal(e.errorCode, 'Unauthorized');
+    assert.ok(e.traceId);
+    assert.equal(e.missingModule, undefined);
+  });
+});
+
+void describe('a listing 404 is loud, an entity 404 stays "not found"', () => {
+  void it('a wrong REST base URL raises listing_not_found on every listing and deletes nothing by accident', async () => {
+    const { a, token } = setup();
+    a.upsertCustomer({});
+    a.upsertProject({});
+    const wrong = createEconomicClient({ restUrl: `${fake.restUrl}/api/v2`, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, grantToken: token });
+    const listings: Array<[string, AsyncIterable<unknown>]> = [
+      ['/customers', wrong.customers()],
+      ['/orders/drafts', wrong.orders('drafts')],
+      ['/quotes/archived', wrong.quotes('archived')],
+      ['/invoices/drafts', wrong.draftInvoices()],
+      ['/invoices/booked', wrong.bookedInvoices()],
+      ['/invoices/unpaid', wrong.unpaidInvoices()],
+    ];
+    for (const [endpoint, listing] of listings) {
+      const e = await rejects(collect(listing));
+      assert.equal(e.kind, 'listing_not_found', endpoint);
+      assert.equal(e.status, 404);
+      assert.equal(e.retryable, false);
+      assert.equal(e.endpoint, endpoint);
+      assert.equal(e.resource, endpoint.slice(1));
+      assert.equal(e.api, 'rest');
+      assert.ok(e.logId, 'e-conomic-style logId kept');
+      assert.match(e.message, /404 on a listing: the REST base URL or path is wrong/);
+    }
+    assert.equal(await wrong.getCustomer(1), null, 'a single entity 404 is still "not found"');
+    // With the right URL an empty listing is a page without items, never a 404.
+    const { client: empty } = setup();
+    assert.deepEqual(await collect(empty.customers()), [{ items: [], skipPages: 0, pageSize: 1000, results: 0 }]);
+    assert.deepEqual(await collect(empty.projects()), [{ items: [] }]);
+  });
+
+  void it('a wrong Projects URL (the former v22.0.0 base) raises listing_not_found', async () => {
+    const { a, token } = setup();
+    a.upsertProject({});
+    const wrong = createEconomicClient({ restUrl: fake.restUrl, projectsUrl: `${fake.restUrl}/api/v22.0.0`, appSecretToken: fake.appSecretToken, grantToken: token });
+    const e = await rejects(collect(wrong.projects()));
+    assert.equal(e.kind, 'listing_not_found');
+    assert.equal(e.api, 'projects');
+    assert.equal(e.resource, 'projects');
+    assert.match(e.message, /Projects API base URL or path is wrong/);
+    assert.equal(await wrong.getProject(1), null);
+  });
+});
+
+void describe('pacing faults of the fake, seen by the client', () => {
+  void it('a per-agreement rate limit: 429 with Retry-After as retryAfterMs, other agreements unaffected', async () => {
+    const { client, token } = setup();
+    const { client: other } = setup();
+    fake.setRateLimit({ calls: 3, windowMs: 60_000 }, token);
+    try {
+      for (let i = 0; i < 3; i++) await client.getSelf();
+      const e = await rejects(client.getSelf());
+      assert.equal(e.kind, 'rate_limited');
+      assert.equal(e.retryable, true);
+      assert.ok(e.retryAfterMs !== undefined && e.retryAfterMs >= 1000 && e.retryAfterMs <= 60_000, `retryAfterMs ${e.retryAfterMs}`);
+      const p = await rejects(client.getProject(1));
+      assert.equal(p.kind, 'rate_limited', 'the Projects API shares the agreement budget');
+      assert.equal(p.api, 'projects');
+      for (let i = 0; i < 5; i++) await other.getSelf();
+    } finally {
+      fake.setRateLimit(null, token);
+    }
+    assert.ok((await client.getSelf()).agreementNumber);
+  });
+
+  void it('latency longer than the client timeout is a transient timeout', async () => {
+    const slow = await startFakeEconomic({ latency: 400 });
+    try {
+      const { client } = setup({ timeoutMs: 100 }, slow);
+      const e = await rejects(client.getSelf());
+      assert.equal(e.kind, 'transient');
+      assert.match(e.message, /timed out after 100 ms/);
+      slow.setLatency(undefined);
+      assert.ok((await client.getSelf()).agreementNumber);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

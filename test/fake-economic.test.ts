@@ -4,8 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { createEconomicClient } from '../src/economic';
-import { emitWebhooks, seedAgreement, startFakeEconomic } from './fake-economic';
+import { emitWebhooks, fromZoneless, MISSING_MODULES_ERROR_CODE, PROJECTS_PREFIX, seedAgreement, startFakeEconomic, toZoneless } from './fake-economic';
 import type { FakeEconomic } from './fake-economic';
+import { RateLimiter } from './fake-economic/throttle';
 
 let fake: FakeEconomic;
 before(async () => {
@@ -15,10 +16,12 @@ after(async () => {
   await fake.close();
 });
 
-async function get(path: string, grant: string, secret = 'app-secret'): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const res = await fetch(`${fake.restUrl}${path}`, { headers: { 'X-AppSecretToken': secret, 'X-AgreementGrantToken': grant } });
+async function get(path: string, grant: string, secret = 'app-secret', on: FakeEconomic = fake): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(`${on.restUrl}${path}`, { headers: { 'X-AppSecretToken': secret, 'X-AgreementGrantToken': grant } });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
+
+const PROBLEM_FIELDS = ['type', 'title', 'status', 'detail', 'instance', 'errors', 'traceId', 'errorCode', 'traceTimeUtc'];
 
 void describe('fake e-conomic: wire format', () => {
   void it('pages like e-conomic: pagination links, nextPage absent on the last page, pagesize limit', async () => {
@@ -57,8 +60,8 @@ void describe('fake e-conomic: wire format', () => {
     assert.equal(item?.lines, undefined);
     const one = await get(`/orders/drafts/${n}`, 'lines');
     assert.equal((one.body.lines as unknown[]).length, 1);
-    assert.deepEqual(one.body.project, { projectNumber: p, self: `${fake.projectsUrl}/projects/${p}` });
-    const projects = await get(`/projectsapi/v1/projects`, 'lines');
+    assert.deepEqual(one.body.project, { projectNumber: p, self: `${fake.restUrl}/projects/${p}` });
+    const projects = await get(`${PROJECTS_PREFIX}/Projects`, 'lines');
     assert.deepEqual((projects.body.items as Array<Record<string, unknown>>).map((x) => x.number), [p]);
     assert.equal(projects.body.cursor, undefined);
   });
@@ -81,6 +84,173 @@ void describe('fake e-conomic: wire format', () => {
     assert.deepEqual(fake.calls('f1'), { total: 5, byEndpoint: { '/customers': 1, '/self': 4 } });
     const last = fake.callLog.filter((e) => e.agreement === 'f1').map((e) => e.status);
     assert.deepEqual(last, [200, 503, 503, 200, 200]);
+  });
+});
+
+void describe('fake e-conomic: the Projects API', () => {
+  void it('versioned prefix, capitalised paths (lower-case is a 404), cursor pages of at most 1,000, no pageSize or sort', async () => {
+    const a = fake.addAgreement({ grantToken: 'proj-wire' });
+    const c = a.upsertCustomer({});
+    for (let i = 0; i < 2500; i++) a.upsertProject({ customerNumber: c, isClosed: i === 0 });
+    const sizes: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const r = await get(`${PROJECTS_PREFIX}/Projects${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, 'proj-wire');
+      assert.equal(r.status, 200);
+      sizes.push((r.body.items as unknown[]).length);
+      cursor = r.body.cursor as string | undefined;
+      pages += 1;
+    } while (cursor !== undefined && pages < 10);
+    assert.deepEqual(sizes, [1000, 1000, 500], 'cursor absent on the last page');
+
+    const one = await get(`${PROJECTS_PREFIX}/Projects/1`, 'proj-wire');
+    assert.equal(one.status, 200);
+    assert.equal(one.body.self, undefined, 'projects have no self link');
+    assert.equal(one.body.isClosed, true);
+    assert.match(String(one.body.lastUpdated), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/, 'lastUpdated without a zone');
+    const two = await get(`${PROJECTS_PREFIX}/Projects/2`, 'proj-wire');
+    for (const k of ['isClosed', 'isBarred']) assert.equal(k in two.body, false, `false ${k} omitted`);
+    for (const k of ['number', 'name', 'customerNumber', 'objectVersion', 'status', 'projectGroupNumber']) assert.ok(k in two.body, k);
+
+    for (const path of [`${PROJECTS_PREFIX}/projects`, `${PROJECTS_PREFIX}/projects/1`, '/projectsapi/v1/Projects', '/api/v22.0.0/projects']) {
+      assert.equal((await get(path, 'proj-wire')).status, 404, path);
+    }
+    for (const [query, property] of [['pageSize=10', 'pageSize'], ['sort=number', 'sort']]) {
+      const r = await get(`${PROJECTS_PREFIX}/Projects?${query}`, 'proj-wire');
+      assert.equal(r.status, 400, query);
+      assert.equal((r.body.errors as Array<Record<string, unknown>>)[0]?.property, property);
+    }
+    assert.equal(fake.calls('proj-wire').byEndpoint['/Projects'], 5);
+    assert.equal(fake.calls('proj-wire').byEndpoint['/Projects/{n}'], 2);
+  });
+
+  void it('errors are application/problem+json with every documented field', async () => {
+    fake.addAgreement({ grantToken: 'proj-problem' });
+    const res = await fetch(`${fake.projectsUrl}/Projects/999`, { headers: { 'X-AppSecretToken': 'app-secret', 'X-AgreementGrantToken': 'proj-problem' } });
+    assert.equal(res.status, 404);
+    assert.match(String(res.headers.get('content-type')), /^application\/problem\+json/);
+    const body = (await res.json()) as Record<string, unknown>;
+    for (const k of PROBLEM_FIELDS) assert.ok(k in body, k);
+    assert.equal(body.status, 404);
+    assert.equal(body.instance, `${PROJECTS_PREFIX}/Projects/999`);
+    const bad = await get(`${PROJECTS_PREFIX}/Projects?filter=${encodeURIComponent('description$eq:x')}`, 'proj-problem');
+    assert.equal(bad.status, 400);
+    assert.deepEqual(Object.keys((bad.body.errors as Array<Record<string, unknown>>)[0] ?? {}).sort(), ['errorCode', 'message', 'property']);
+    const unauthorized = await get(`${PROJECTS_PREFIX}/Projects`, 'proj-problem', 'wrong-secret');
+    assert.equal(unauthorized.status, 401);
+    for (const k of PROBLEM_FIELDS) assert.ok(k in unauthorized.body, k);
+    // The legacy REST keeps its own shape.
+    const legacy = await get('/customers/999', 'proj-problem');
+    assert.ok('logId' in legacy.body && !('traceId' in legacy.body));
+  });
+
+  void it('an agreement without the Project module: 403 AccessDeniedAgreementMissingModules on every projects endpoint', async () => {
+    const a = fake.addAgreement({ grantToken: 'no-project' });
+    a.upsertCustomer({});
+    a.upsertProject({});
+    fake.withoutModule('no-project', 'Project');
+    for (const path of ['/Projects', '/Projects/1', '/Projects/paged', '/Projects/count']) {
+      const r = await get(`${PROJECTS_PREFIX}${path}`, 'no-project');
+      assert.equal(r.status, 403, path);
+      assert.equal(r.body.title, 'Missing modules: Project');
+      assert.equal(r.body.errorCode, MISSING_MODULES_ERROR_CODE);
+    }
+    assert.equal((await get('/customers/1', 'no-project')).status, 200, 'the legacy REST is unaffected');
+    fake.withModule('no-project', 'Project');
+    assert.equal((await get(`${PROJECTS_PREFIX}/Projects/1`, 'no-project')).status, 200);
+    fake.addAgreement({ grantToken: 'no-project-2', withoutModules: ['Project'] });
+    assert.equal((await get(`${PROJECTS_PREFIX}/Projects`, 'no-project-2')).status, 403);
+    assert.equal((await get(`${PROJECTS_PREFIX}/Projects`, 'no-project')).status, 200, 'set per agreement');
+  });
+
+  void it('zone-less timestamps in a chosen zone: Danish wall clock out, filter literals read in it, a zoned literal is a 400', async () => {
+    const dk = await startFakeEconomic({ appSecretToken: 'app-secret', projectsTimeZone: 'Europe/Copenhagen', clockStart: '2026-07-01T10:00:00Z' });
+    try {
+      const a = dk.addAgreement({ grantToken: 'dk' });
+      const summer = a.upsertProject({});
+      dk.clock.set('2026-01-15T10:00:00Z');
+      const winter = a.upsertProject({});
+      assert.equal((await get(`${PROJECTS_PREFIX}/Projects/${summer}`, 'dk', 'app-secret', dk)).body.lastUpdated, '2026-07-01T12:00:01');
+      assert.equal((await get(`${PROJECTS_PREFIX}/Projects/${winter}`, 'dk', 'app-secret', dk)).body.lastUpdated, '2026-01-15T11:00:01');
+      const numbers = async (filter: string) => {
+        const r = await get(`${PROJECTS_PREFIX}/Projects?filter=${encodeURIComponent(filter)}`, 'dk', 'app-secret', dk);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        return (r.body.items as Array<{ number: number }>).map((x) => x.number);
+      };
+      assert.deepEqual(await numbers('lastUpdated$gte:2026-07-01T12:00:01'), [summer]);
+      assert.deepEqual(await numbers('lastUpdated$gt:2026-07-01T12:00:01'), []);
+      assert.deepEqual(await numbers('lastUpdated$lt:2026-02-01T00:00:00'), [winter]);
+      const zoned = await get(`${PROJECTS_PREFIX}/Projects?filter=${encodeURIComponent('lastUpdated$gt:2026-01-01T00:00:00Z')}`, 'dk', 'app-secret', dk);
+      assert.equal(zoned.status, 400);
+      assert.match(String(zoned.body.detail), /without a time zone/);
+    } finally {
+      await dk.close();
+    }
+    // Round trips across both DST changes of 2026 (29 March, 25 October).
+    for (const iso of ['2026-03-29T00:30:00Z', '2026-03-29T01:30:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z', '2026-12-31T23:59:59Z']) {
+      const ms = Date.parse(iso);
+      assert.equal(fromZoneless(toZoneless(ms, 'Europe/Copenhagen'), 'Europe/Copenhagen') - ms, iso.startsWith('2026-10-25T00') ? 3600_000 : 0, iso);
+      assert.equal(toZoneless(ms, 'UTC'), iso.slice(0, 19));
+    }
+  });
+});
+
+void describe('fake e-conomic: pacing faults', () => {
+  void it('a per-agreement rate limit: 429 with Retry-After once N calls are used, refused calls logged and not charged', async () => {
+    const rl = await startFakeEconomic({ appSecretToken: 'app-secret', rateLimit: { calls: 2, windowMs: 60_000 } });
+    try {
+      rl.addAgreement({ grantToken: 'r1' });
+      rl.addAgreement({ grantToken: 'r2', rateLimit: null });
+      rl.addAgreement({ grantToken: 'r3', rateLimit: { calls: 4, windowMs: 60_000 } });
+      const status = async (grant: string, path = '/self') => (await get(path, grant, 'app-secret', rl)).status;
+      assert.deepEqual([await status('r1'), await status('r1')], [200, 200]);
+      const refused = await get('/self', 'r1', 'app-secret', rl);
+      assert.equal(refused.status, 429);
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+      assert.equal(refused.body.httpStatusCode, 429);
+      const projects = await get(`${PROJECTS_PREFIX}/Projects`, 'r1', 'app-secret', rl);
+      assert.equal(projects.status, 429, 'one budget for both APIs of an agreement');
+      for (const k of PROBLEM_FIELDS) assert.ok(k in projects.body, k);
+      assert.deepEqual(await Promise.all([1, 2, 3, 4, 5].map(() => status('r2'))), [200, 200, 200, 200, 200], 'r2 is exempt');
+      assert.deepEqual([await status('r3'), await status('r3'), await status('r3'), await status('r3'), await status('r3')], [200, 200, 200, 200, 429]);
+      assert.deepEqual(rl.calls('r1'), { total: 4, byEndpoint: { '/self': 3, '/Projects': 1 } }, 'refused calls are counted per agreement and endpoint');
+      assert.deepEqual(rl.callLog.filter((e) => e.agreement === 'r1').map((e) => e.rateLimited ?? false), [false, false, true, true]);
+      rl.setRateLimit(undefined);
+      assert.equal(await status('r1'), 200, 'the fake-wide limit off');
+      rl.setRateLimit({ calls: 1, windowMs: 60_000 }, 'r2');
+      assert.deepEqual([await status('r2'), await status('r2')], [200, 429], 'a per-agreement limit set later');
+    } finally {
+      await rl.close();
+    }
+    // The window: budget used up, refused until the window ends, then a fresh budget.
+    const limiter = new RateLimiter();
+    const spec = { calls: 2, windowMs: 1000 };
+    assert.deepEqual([0, 10, 20, 999].map((t) => limiter.take('a', spec, t)), [undefined, undefined, 980, 1]);
+    assert.equal(limiter.take('b', spec, 20), undefined, 'each agreement its own budget');
+    assert.deepEqual([1000, 1001, 1002].map((t) => limiter.take('a', spec, t)), [undefined, undefined, 998]);
+  });
+
+  void it('latency: every answer waits a fixed or random 100–200 ms; off by default; bad settings refused', async () => {
+    const slow = await startFakeEconomic({ appSecretToken: 'app-secret', latency: { minMs: 100, maxMs: 200 } });
+    try {
+      slow.addAgreement({ grantToken: 'slow' });
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        assert.equal((await get('/self', 'slow', 'app-secret', slow)).status, 200);
+        const took = performance.now() - started;
+        assert.ok(took >= 95, `answered after ${took} ms`);
+      }
+      slow.setLatency(150);
+      const started = performance.now();
+      await get('/self', 'slow', 'app-secret', slow);
+      assert.ok(performance.now() - started >= 145);
+      assert.throws(() => slow.setLatency({ minMs: 200, maxMs: 100 }), RangeError);
+      assert.throws(() => slow.setRateLimit({ calls: 0, windowMs: 1000 }), RangeError);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

@@ -98,7 +98,7 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
   const pages = (n: number) => Math.max(1, Math.ceil(n / pageSize));
   const expected: Record<string, number> = {
     '/customers': pages(seeded.customers.length),
-    '/projects': pages(seeded.projects.length),
+    '/Projects': pages(seeded.projects.length),
     '/orders/drafts': pages(seeded.orders.drafts.length),
     '/orders/sent': pages(seeded.orders.sent.length),
     '/orders/archived': pages(seeded.orders.archived.length),

@@ -220,12 +220,12 @@ test('a 429 storm on every listing slows the run down and loses nothing', async 
   const storm = await h.createTenant('storm');
   seedAgreement(storm.agreement, { customers: 4, projects: 3, ordersPerState: 2, quotesPerState: 2, draftInvoices: 3, bookedInvoices: 4, linesPerDocument: 1, seed: 7 });
   // A 429 on the first call of each of the eight listings (they run one after another).
-  const listings = ['customers', 'projects', 'orders/drafts', 'orders/sent', 'quotes/drafts', 'invoices/drafts', 'invoices/booked', 'invoices/unpaid'];
+  const listings = ['customers', 'Projects', 'orders/drafts', 'orders/sent', 'quotes/drafts', 'invoices/drafts', 'invoices/booked', 'invoices/unpaid'];
   for (const path of listings) {
     h.fake.faults.inject({ agreement: storm.grantToken, path: new RegExp(`^/${path}$`), times: 1, kind: '429', retryAfterSeconds: 1 });
   }
   // And the entity fetches reconciliation causes are throttled too.
-  h.fake.faults.inject({ agreement: storm.grantToken, path: /^\/(customers|projects|orders\/\w+|quotes\/\w+|invoices\/\w+)\/\d+$/, times: 8, kind: '429', retryAfterSeconds: 1 });
+  h.fake.faults.inject({ agreement: storm.grantToken, path: /^\/(customers|Projects|orders\/\w+|quotes\/\w+|invoices\/\w+)\/\d+$/, times: 8, kind: '429', retryAfterSeconds: 1 });
   h.fake.resetCalls();
   const started = Date.now();
   const summary = await reconcile(storm, 'incremental');

@@ -47,7 +47,7 @@ test('an order whose customer and project are unknown: customer, then project, t
 
   // The fetches happened in dependency order: the order, then its customer, then its project.
   const paths = h.fake.callLog.filter((c) => c.agreement === acme.grantToken && c.path !== '/self').map((c) => c.path);
-  assert.deepEqual(paths, [`/orders/drafts/${order}`, `/customers/${customer}`, `/projectsapi/v1/projects/${project}`]);
+  assert.deepEqual(paths, [`/orders/drafts/${order}`, `/customers/${customer}`, `/projectsapi/v1.1.0/Projects/${project}`]);
 
   const [c] = await h.database.db.select().from(economicCustomers).where(eq(economicCustomers.customerNumber, customer));
   const [p] = await h.database.db.select().from(economicProjects).where(eq(economicProjects.projectNumber, project));

@@ -1,7 +1,10 @@
 // The e-conomic client: read-only access to the legacy REST API and the Projects API for one agreement.
+// Paths are written as docs/economic-api.md gives them: lower-case for the REST, capitalised
+// (`/Projects`, `/Projects/{number}`) for the Projects API.
 
 import type { CallCounter } from './call-counter';
 import { EconomicError } from './errors';
+import type { EconomicApi } from './errors';
 import { EconomicHttp } from './http';
 import { locateDocument } from './locate';
 import { cursorPaged, skipPaged } from './paging';
@@ -67,6 +70,9 @@ export interface EconomicClient {
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The Projects API's collection, capitalised as its specification writes it. */
+const PROJECTS_PATH = '/Projects';
+
 function trimBase(url: string): string {
   return url.replace(/\/+$/, '');
 }
@@ -87,29 +93,30 @@ export function createEconomicClient(o: EconomicClientOptions): EconomicClient {
     ...(o.counter ? { counter: o.counter } : {}),
   });
 
-  const getOne = <T>(base: string, collection: string, n: number, parse: (v: unknown) => T): Promise<T | null> => {
+  const getOne = async <T>(api: EconomicApi, collection: string, n: number, parse: (v: unknown) => T): Promise<T | null> => {
     checkNumber(n);
-    return http.get({ base, path: `${collection}/${n}`, endpoint: `${collection}/{n}`, parse });
+    const base = api === 'projects' ? projectsBase : rest;
+    return http.get({ api, base, path: `${collection}/${n}`, endpoint: `${collection}/{n}`, parse });
   };
   const docParser = (key: DocumentKey) => (v: unknown) => parseSalesDocument(v, key);
 
-  const getOrder = (state: DocumentState, n: number) => getOne(rest, `/orders/${state}`, n, docParser('orderNumber'));
-  const getQuote = (state: DocumentState, n: number) => getOne(rest, `/quotes/${state}`, n, docParser('quoteNumber'));
+  const getOrder = (state: DocumentState, n: number) => getOne('rest', `/orders/${state}`, n, docParser('orderNumber'));
+  const getQuote = (state: DocumentState, n: number) => getOne('rest', `/quotes/${state}`, n, docParser('quoteNumber'));
 
   return {
     async getSelf() {
-      const self = await http.get({ base: rest, path: '/self', endpoint: '/self', parse: parseSelf });
+      const self = await http.get({ api: 'rest', base: rest, path: '/self', endpoint: '/self', parse: parseSelf });
       if (self === null) {
         throw new EconomicError({ kind: 'bad_request', status: 404, endpoint: '/self', message: 'e-conomic GET /self: HTTP 404 (wrong REST base URL?)' });
       }
       return self;
     },
-    getCustomer: (n) => getOne(rest, '/customers', n, parseCustomer),
-    getProject: (n) => getOne(projectsBase, '/projects', n, parseProject),
+    getCustomer: (n) => getOne('rest', '/customers', n, parseCustomer),
+    getProject: (n) => getOne('projects', PROJECTS_PATH, n, parseProject),
     getOrder,
     getQuote,
-    getDraftInvoice: (n) => getOne(rest, '/invoices/drafts', n, docParser('draftInvoiceNumber')),
-    getBookedInvoice: (n) => getOne(rest, '/invoices/booked', n, parseBookedInvoice),
+    getDraftInvoice: (n) => getOne('rest', '/invoices/drafts', n, docParser('draftInvoiceNumber')),
+    getBookedInvoice: (n) => getOne('rest', '/invoices/booked', n, parseBookedInvoice),
     locateOrder: (n, hint) => locateDocument(getOrder, n, hint),
     locateQuote: (n, hint) => locateDocument(getQuote, n, hint),
     customers: (opts) => skipPaged(http, rest, '/customers', opts, parseCustomer),
@@ -118,6 +125,6 @@ export function createEconomicClient(o: EconomicClientOptions): EconomicClient {
     draftInvoices: (opts) => skipPaged(http, rest, '/invoices/drafts', opts, docParser('draftInvoiceNumber')),
     bookedInvoices: (opts) => skipPaged(http, rest, '/invoices/booked', opts, parseBookedInvoice),
     unpaidInvoices: (opts) => skipPaged(http, rest, '/invoices/unpaid', opts, parseBookedInvoice),
-    projects: (opts) => cursorPaged(http, projectsBase, '/projects', opts),
+    projects: (opts) => cursorPaged(http, projectsBase, PROJECTS_PATH, opts),
   };
 }

@@ -1,33 +1,69 @@
 // Errors raised by the e-conomic client. Messages and fields never carry a token: only a path template,
-// a status, a classification and e-conomic's own logId.
+// a status, a classification and e-conomic's own identifiers (logId, traceId, errorCode).
 
-export type EconomicErrorKind = 'unauthorized' | 'forbidden' | 'rate_limited' | 'transient' | 'bad_request';
+/**
+ * - `unauthorized` (401): the grant is revoked or a token is wrong; the tenant's credentials are broken.
+ * - `forbidden` (403): this agreement or our app's role may not read `resource` (e.g. no Project module:
+ *   see `missingModule`). It concerns that resource only, never the whole tenant (docs/economic-api.md).
+ * - `rate_limited` (429) and `transient` (5xx, timeouts, network, malformed bodies): retry later.
+ * - `bad_request` (other 4xx): a bug on our side.
+ * - `listing_not_found`: a 404 on a collection. A listing is never "not found" because it is empty, so
+ *   this means a wrong base URL or path; it must never be read as "e-conomic has nothing".
+ */
+export type EconomicErrorKind = 'unauthorized' | 'forbidden' | 'rate_limited' | 'transient' | 'bad_request' | 'listing_not_found';
+
+/** Which of e-conomic's two API families answered: the legacy REST or the Projects API. */
+export type EconomicApi = 'rest' | 'projects';
 
 export interface EconomicErrorInit {
   kind: EconomicErrorKind;
   message: string;
   endpoint: string;
+  api?: EconomicApi;
   status?: number;
   retryAfterMs?: number;
   logId?: string;
+  traceId?: string;
+  errorCode?: string;
+  missingModule?: string;
+}
+
+/** `/orders/drafts/{n}` → `orders/drafts`, `/Projects` → `projects`: the collection an endpoint belongs to. */
+export function resourceOf(endpoint: string): string {
+  return endpoint.replace(/\/\{n\}$/, '').replace(/^\/+/, '').toLowerCase();
 }
 
 export class EconomicError extends Error {
   override name = 'EconomicError';
   readonly kind: EconomicErrorKind;
+  readonly api: EconomicApi;
   readonly status?: number;
   readonly retryAfterMs?: number;
   /** Path template such as `/orders/drafts/{n}`: no query string, never a token. */
   readonly endpoint: string;
+  /** The collection the endpoint belongs to, lower-case: `customers`, `orders/drafts`, `projects`, `self`. */
+  readonly resource: string;
+  /** Legacy REST's `logId`. */
   readonly logId?: string;
+  /** Projects API's `traceId` (quote it to e-conomic support). */
+  readonly traceId?: string;
+  /** e-conomic's `errorCode`, e.g. `AccessDeniedAgreementMissingModules`. */
+  readonly errorCode?: string;
+  /** On `forbidden` because the agreement lacks an e-conomic module: its name as e-conomic gives it, e.g. `Project`. */
+  readonly missingModule?: string;
 
   constructor(init: EconomicErrorInit) {
     super(init.message);
     this.kind = init.kind;
     this.endpoint = init.endpoint;
+    this.api = init.api ?? 'rest';
+    this.resource = resourceOf(init.endpoint);
     if (init.status !== undefined) this.status = init.status;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     if (init.logId !== undefined) this.logId = init.logId;
+    if (init.traceId !== undefined) this.traceId = init.traceId;
+    if (init.errorCode !== undefined) this.errorCode = init.errorCode;
+    if (init.missingModule !== undefined) this.missingModule = init.missingModule;
   }
 
   /** Whether retrying the same call later can succeed. */
@@ -40,10 +76,15 @@ export class EconomicError extends Error {
       name: this.name,
       kind: this.kind,
       message: this.message,
+      api: this.api,
       endpoint: this.endpoint,
+      resource: this.resource,
       status: this.status,
       retryAfterMs: this.retryAfterMs,
       logId: this.logId,
+      traceId: this.traceId,
+      errorCode: this.errorCode,
+      missingModule: this.missingModule,
     };
   }
 }

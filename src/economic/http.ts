@@ -1,8 +1,12 @@
 // One GET against e-conomic: headers, timeout combined with the caller's signal, call counting, and
 // classification of every failure into an EconomicError. Tokens only ever travel in request headers.
+// A 404 means "no such entity" on a single GET but "wrong base URL or path" on a listing
+// (docs/economic-api.md), so the two are separate methods.
 
 import type { CallCounter } from './call-counter';
+import { readErrorBody } from './error-body';
 import { EconomicError, kindForStatus, parseRetryAfter } from './errors';
+import type { EconomicApi } from './errors';
 import { ShapeError } from './types';
 
 export interface HttpOptions {
@@ -17,6 +21,8 @@ export interface HttpOptions {
 export type Query = Record<string, string | number | undefined>;
 
 export interface GetRequest<T> {
+  /** Which API family `base` belongs to (error bodies and reports differ). */
+  api: EconomicApi;
   /** Absolute base URL without a trailing slash. */
   base: string;
   /** Concrete path, e.g. `/orders/drafts/12`. */
@@ -60,9 +66,19 @@ export class EconomicHttp {
     return out;
   }
 
-  /** GET returning the parsed body, or null on 404. */
-  async get<T>(req: GetRequest<T>): Promise<T | null> {
-    const { endpoint } = req;
+  /** GET of one entity: the parsed body, or null on 404 (the entity does not exist in this state). */
+  get<T>(req: GetRequest<T>): Promise<T | null> {
+    return this.request(req, 'entity');
+  }
+
+  /** GET of a listing page: a 404 raises `listing_not_found`, never "empty". */
+  async list<T>(req: GetRequest<T>): Promise<T> {
+    // `request` only answers null for an entity's 404.
+    return (await this.request(req, 'listing')) as T;
+  }
+
+  private async request<T>(req: GetRequest<T>, target: 'entity' | 'listing'): Promise<T | null> {
+    const { endpoint, api } = req;
     const callerSignal = this.o.signal;
     callerSignal?.throwIfAborted();
     const signal = callerSignal
@@ -71,7 +87,7 @@ export class EconomicHttp {
     this.o.counter?.record(this.o.agreementKey, endpoint);
 
     const transient = (what: string, status?: number): EconomicError =>
-      new EconomicError({ kind: 'transient', endpoint, message: `e-conomic GET ${endpoint}: ${what}`, ...(status !== undefined ? { status } : {}) });
+      new EconomicError({ kind: 'transient', endpoint, api, message: this.redact(`e-conomic GET ${endpoint}: ${what}`), ...(status !== undefined ? { status } : {}) });
     const onFailure = (e: unknown): never => {
       if (callerSignal?.aborted) throw callerSignal.reason;
       if (e instanceof EconomicError) throw e;
@@ -97,8 +113,8 @@ export class EconomicHttp {
       return onFailure(e);
     }
 
-    if (res.status === 404) return null;
-    if (res.status < 200 || res.status >= 300) throw this.statusError(endpoint, res, text);
+    if (res.status === 404 && target === 'entity') return null;
+    if (res.status < 200 || res.status >= 300) throw this.statusError(req, res, text);
 
     let body: unknown;
     try {
@@ -114,29 +130,27 @@ export class EconomicHttp {
     }
   }
 
-  private statusError(endpoint: string, res: Response, text: string): EconomicError {
-    let detail = '';
-    let logId: string | undefined;
-    try {
-      const body = JSON.parse(text) as Record<string, unknown>;
-      if (typeof body.message === 'string') detail = body.message;
-      if (typeof body.developerHint === 'string') detail += detail ? ` (${body.developerHint})` : body.developerHint;
-      if (typeof body.logId === 'string') logId = body.logId;
-    } catch {
-      // Not JSON: keep the status alone.
-    }
-    const kind = kindForStatus(res.status);
+  private statusError(req: GetRequest<unknown>, res: Response, text: string): EconomicError {
+    const { endpoint, api } = req;
+    const body = readErrorBody(text);
+    const listing404 = res.status === 404;
+    const kind = listing404 ? 'listing_not_found' : kindForStatus(res.status);
     const retryAfterMs = kind === 'rate_limited' ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
-    const message = this.redact(
-      `e-conomic GET ${endpoint}: HTTP ${res.status} ${kind}${detail ? `: ${detail.slice(0, 500)}` : ''}`,
-    );
+    const what = listing404
+      ? `HTTP 404 on a listing: the ${api === 'projects' ? 'Projects API' : 'REST'} base URL or path is wrong (an empty listing is never a 404)`
+      : `HTTP ${res.status} ${kind}`;
+    const message = this.redact(`e-conomic GET ${endpoint}: ${what}${body.text ? `: ${body.text}` : ''}`);
     return new EconomicError({
       kind,
+      api,
       endpoint,
       message,
       status: res.status,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      ...(logId !== undefined ? { logId: this.redact(logId) } : {}),
+      ...(body.logId !== undefined ? { logId: this.redact(body.logId) } : {}),
+      ...(body.traceId !== undefined ? { traceId: this.redact(body.traceId) } : {}),
+      ...(body.errorCode !== undefined ? { errorCode: this.redact(body.errorCode) } : {}),
+      ...(kind === 'forbidden' && body.missingModule !== undefined ? { missingModule: this.redact(body.missingModule) } : {}),
     });
   }
 }

@@ -1,9 +1,12 @@
-// Async iteration over e-conomic collections: legacy REST skippages/pagesize, and Projects API cursors.
+// Async iteration over e-conomic collections: legacy REST skippages/pagesize, and the Projects API's
+// cursor listing (docs/economic-api.md). Both go through EconomicHttp.list, so a 404 on a listing raises
+// `listing_not_found` instead of ending the iteration as if e-conomic had nothing.
 
 import type { EconomicHttp } from './http';
 import { parseCollection, parseProjectPage } from './types';
 import type { ListOptions, Page, ProjectListOptions, ProjectPage } from './types';
 
+/** Largest `pagesize` the legacy REST accepts. */
 export const MAX_PAGE_SIZE = 1000;
 
 function pageSizeOf(requested: number | undefined): number {
@@ -24,15 +27,14 @@ export async function* skipPaged<T>(
   const pageSize = pageSizeOf(opts?.pageSize);
   let skipPages = opts?.skipPages ?? 0;
   for (;;) {
-    const raw = await http.get({
+    const raw = await http.list({
+      api: 'rest',
       base,
       path,
       endpoint: path,
       query: { skippages: skipPages, pagesize: pageSize, filter: opts?.filter, sort: opts?.sort },
       parse: parseCollection,
     });
-    // A collection endpoint answering 404 has nothing to list.
-    if (raw === null) return;
     const items = raw.collection.map(parseItem);
     const more = typeof raw.pagination.nextPage === 'string' && items.length > 0;
     const results = typeof raw.pagination.results === 'number' ? raw.pagination.results : items.length;
@@ -44,6 +46,10 @@ export async function* skipPaged<T>(
   }
 }
 
+/**
+ * The Projects API's `GET /Projects?cursor=&filter=`: e-conomic decides the page size (at most 1,000) and
+ * the order; the cursor endpoint takes neither `pageSize` nor `sort`. The last page has no cursor.
+ */
 export async function* cursorPaged(
   http: EconomicHttp,
   base: string,
@@ -51,18 +57,18 @@ export async function* cursorPaged(
   opts: ProjectListOptions | undefined,
 ): AsyncGenerator<ProjectPage> {
   let cursor = opts?.cursor;
-  const pageSize = opts?.pageSize === undefined ? undefined : pageSizeOf(opts.pageSize);
   for (;;) {
-    const page = await http.get({
+    const page = await http.list({
+      api: 'projects',
       base,
       path,
       endpoint: path,
-      query: { cursor, pageSize, filter: opts?.filter },
+      query: { cursor, filter: opts?.filter },
       parse: parseProjectPage,
     });
-    if (page === null) return;
     yield page;
-    if (page.cursor === undefined || page.items.length === 0) return;
+    // An empty page that still hands out a cursor (or the same cursor again) would loop forever.
+    if (page.cursor === undefined || page.items.length === 0 || page.cursor === cursor) return;
     cursor = page.cursor;
   }
 }

@@ -1,5 +1,8 @@
 // Shapes of the e-conomic resources the sync reads. Parsing is tolerant: unknown fields are kept (index
-// signatures), booleans are absent when false, references are optional. Only the key fields are checked.
+// signatures), booleans are absent when false, references are optional. Only the key fields are checked,
+// and a project's zone-less `lastUpdated` is turned into an instant here, once (see projects-time.ts).
+
+import { projectsTimeToInstant } from './projects-time';
 
 export type Json = Record<string, unknown>;
 
@@ -19,6 +22,11 @@ export interface Customer {
   [key: string]: unknown;
 }
 
+/**
+ * A project as the Projects API returns it (docs/economic-api.md), except `lastUpdated`: e-conomic sends it
+ * without a zone; parseProject replaces it with an ISO instant ending in `Z` (read as UTC), so no reader can
+ * let the host's time zone decide it.
+ */
 export interface Project {
   number: number;
   name: string;
@@ -93,10 +101,12 @@ export interface ListOptions {
   sort?: string;
 }
 
+/** The cursor endpoint takes no page size and no sort: e-conomic decides both (docs/economic-api.md). */
 export interface ProjectListOptions {
+  /** Resume point: the `cursor` of an earlier page. */
   cursor?: string;
+  /** Build with `projectFilters`: the Projects API's timestamps are zone-less. */
   filter?: string;
-  pageSize?: number;
 }
 
 export interface ProjectPage {
@@ -139,7 +149,13 @@ export function parseCustomer(v: unknown): Customer {
 export function parseProject(v: unknown): Project {
   const o = requireObject(v, 'project');
   requireNumber(o, 'number', 'project');
-  return o as Project;
+  if (o.lastUpdated === undefined || o.lastUpdated === null) return o as Project;
+  if (typeof o.lastUpdated !== 'string') throw new ShapeError('project: "lastUpdated" is not a string');
+  try {
+    return { ...o, lastUpdated: projectsTimeToInstant(o.lastUpdated) } as Project;
+  } catch (e) {
+    throw new ShapeError(`project: ${e instanceof Error ? e.message : 'bad "lastUpdated"'}`);
+  }
 }
 
 export type DocumentKey = 'orderNumber' | 'quoteNumber' | 'draftInvoiceNumber' | 'bookedInvoiceNumber';

@@ -71,7 +71,17 @@ function text(v: unknown): string {
   return typeof v === 'string' ? v : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 
-function compare(actual: unknown, literal: string, field: string): number | undefined {
+/** Reads a `lastUpdated` value or literal as epoch ms; throws FilterError when it is not one. */
+export type TimeReader = (text: string) => number;
+
+/** The legacy REST's instants: with a zone as written; a zone-less one as UTC (never the host's zone). */
+export const readRestTime: TimeReader = (text) => {
+  const t = Date.parse(/(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
+  if (Number.isNaN(t)) throw new FilterError(`"${text}" is not a valid date-time for "lastUpdated"`);
+  return t;
+};
+
+function compare(actual: unknown, literal: string, field: string, readTime: TimeReader): number | undefined {
   if (literal === 'null') return actual === undefined || actual === null ? 0 : undefined;
   if (actual === undefined || actual === null) return undefined;
   if (typeof actual === 'number') {
@@ -80,24 +90,20 @@ function compare(actual: unknown, literal: string, field: string): number | unde
     return actual - n;
   }
   if (typeof actual === 'boolean') return actual === (literal === 'true') ? 0 : 1;
-  if (field === 'lastUpdated') {
-    const t = Date.parse(literal);
-    if (Number.isNaN(t)) throw new FilterError(`"${literal}" is not a valid date-time for "${field}"`);
-    return Date.parse(text(actual)) - t;
-  }
+  if (field === 'lastUpdated') return readTime(text(actual)) - readTime(literal);
   const a = text(actual);
   return a < literal ? -1 : a > literal ? 1 : 0;
 }
 
-function evaluate(c: Condition, item: Record<string, unknown>): boolean {
+function evaluate(c: Condition, item: Record<string, unknown>, readTime: TimeReader): boolean {
   const actual = getPath(item, c.field);
-  if (c.op === 'in') return c.values.some((v) => compare(actual, v, c.field) === 0);
+  if (c.op === 'in') return c.values.some((v) => compare(actual, v, c.field, readTime) === 0);
   const literal = c.values[0] ?? '';
   if (c.op === 'like') {
     const re = new RegExp(`^${literal.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
     return re.test(actual === undefined || actual === null ? '' : text(actual));
   }
-  const d = compare(actual, literal, c.field);
+  const d = compare(actual, literal, c.field, readTime);
   switch (c.op) {
     case 'eq':
       return d === 0;
@@ -115,7 +121,9 @@ function evaluate(c: Condition, item: Record<string, unknown>): boolean {
 }
 
 /** Parses a filter into a predicate; throws FilterError (→ 400) on bad syntax or a non-filterable field. */
-export function compileFilter(filter: string, filterable: ReadonlySet<string>): Predicate {
+export function compileFilter(filter: string, filterable: ReadonlySet<string>, readTime: TimeReader = readRestTime): Predicate {
   const groups = filter.split('$or:').map((g) => g.split('$and:').map((c) => parseCondition(c, filterable)));
-  return (item) => groups.some((conds) => conds.every((c) => evaluate(c, item)));
+  // Literals are checked once up front, so a bad one is a 400 even when no item reaches the comparison.
+  for (const c of groups.flat()) if (c.field === 'lastUpdated') for (const v of c.values) if (v !== 'null') readTime(v);
+  return (item) => groups.some((conds) => conds.every((c) => evaluate(c, item, readTime)));
 }

@@ -1,6 +1,26 @@
 // The fake e-conomic used by tests and benchmarks.
-export { startFakeEconomic, FakeAgreement, FaultInjector, PROJECTS_PREFIX, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from './server';
-export type { FakeEconomic, FakeEconomicOptions, AddAgreementOptions, FaultKind, FaultSpec, CallLogEntry, CallCounts } from './server';
+export {
+  startFakeEconomic,
+  FakeAgreement,
+  FaultInjector,
+  PROJECTS_PREFIX,
+  MAX_PAGE_SIZE,
+  DEFAULT_PAGE_SIZE,
+  MAX_PROJECTS_CURSOR_PAGE,
+} from './server';
+export type {
+  FakeEconomic,
+  FakeEconomicOptions,
+  AddAgreementOptions,
+  EconomicModule,
+  FaultKind,
+  FaultSpec,
+  CallLogEntry,
+  CallCounts,
+} from './server';
+export type { LatencySpec, RateLimitSpec } from './throttle';
+export { MISSING_MODULES_ERROR_CODE } from './http-error';
+export { toZoneless, fromZoneless } from './zone-less';
 export { FakeClock, FakeAgreementStore, NumberedMap, VAT_RATE, DOC_STATES } from './store';
 export type { DocState, DocumentInput, LineInput, CustomerRec, ProjectRec, DocRec } from './store';
 export { seedAgreement } from './seed';

@@ -1,8 +1,9 @@
 // JSON as e-conomic returns it, from the fake's records. Field names follow the published schemas;
-// booleans are omitted when false (legacy REST), `self` links point back at the fake.
+// booleans are omitted when false, the legacy REST's `self` links point back at the fake.
 
 import type { CustomerRec, DocRec, LineRec, ProjectRec } from './store';
 import { VAT_RATE } from './store';
+import { toZoneless } from './zone-less';
 
 export type DocKind = 'order' | 'quote' | 'draftInvoice' | 'bookedInvoice';
 
@@ -29,22 +30,30 @@ export function renderCustomer(c: CustomerRec, rest: string): Record<string, unk
   return out;
 }
 
-export function renderProject(p: ProjectRec, projectsUrl: string): Record<string, unknown> {
-  return {
+/**
+ * A project as the Projects API returns it: no `self`, false booleans omitted, `lastUpdated` zone-less in
+ * the fake's chosen zone (docs/economic-api.md).
+ */
+export function renderProject(p: ProjectRec, timeZone: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {
     number: p.number,
     name: p.name,
-    customerNumber: p.customerNumber,
-    isClosed: p.isClosed,
-    isBarred: p.isBarred,
-    isMainProject: p.mainProjectNumber === null,
-    mainProjectNumber: p.mainProjectNumber,
     projectGroupNumber: 1,
+    customerNumber: p.customerNumber,
+    mainProjectNumber: p.mainProjectNumber,
+    status: p.isClosed ? 2 : 1,
     description: null,
     closedDate: null,
-    lastUpdated: p.lastUpdated,
+    costPrice: 0,
+    salesPrice: 0,
+    invoicedTotal: 0,
     objectVersion: p.objectVersion,
-    self: `${projectsUrl}/projects/${p.number}`,
+    lastUpdated: toZoneless(Date.parse(p.lastUpdated), timeZone),
   };
+  if (p.isClosed) out.isClosed = true;
+  if (p.isBarred) out.isBarred = true;
+  if (p.mainProjectNumber === null) out.isMainProject = true;
+  return out;
 }
 
 function renderLine(l: LineRec, rest: string, booked: boolean): Record<string, unknown> {
@@ -78,7 +87,6 @@ export function renderDocument(
   kind: DocKind,
   selfPath: string,
   rest: string,
-  projectsUrl: string,
   o: { withLines: boolean; withLastUpdated: boolean },
 ): Record<string, unknown> {
   const rate = d.exchangeRate / 100;
@@ -104,7 +112,8 @@ export function renderDocument(
   };
   if (d.heading !== undefined) out.notes = { heading: d.heading };
   if (d.projectNumber !== undefined) {
-    out.project = { projectNumber: d.projectNumber, self: `${projectsUrl}/projects/${d.projectNumber}` };
+    // The legacy REST links its own (older) projects resource here, not the Projects API.
+    out.project = { projectNumber: d.projectNumber, self: `${rest}/projects/${d.projectNumber}` };
   }
   if (d.remainder !== undefined) {
     out.remainder = d.remainder;

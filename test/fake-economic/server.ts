@@ -1,5 +1,7 @@
-// A fake e-conomic on a real node:http server: legacy REST and Projects API, per-agreement data, auth,
-// paging and filtering like e-conomic, fault injection and call counting.
+// A fake e-conomic on a real node:http server: legacy REST and Projects API as docs/economic-api.md
+// describes them (the Projects API under its versioned prefix with capitalised paths, cursor listing,
+// zone-less timestamps, problem+json errors, 403 for an agreement without the Project module), per-agreement
+// data, auth, paging and filtering, fault injection, a per-agreement rate limit, latency and call counting.
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,14 +9,25 @@ import { randomUUID } from 'node:crypto';
 
 import { registerSecret } from '../helpers/test-logs';
 import { compileFilter, FilterError } from './filter';
+import type { TimeReader } from './filter';
+import { HttpError, legacyErrorBody, MISSING_MODULES_ERROR_CODE, problemBody } from './http-error';
 import { DOC_KEY, renderCustomer, renderDocument, renderProject } from './render';
 import type { DocKind } from './render';
 import { FakeAgreementStore, FakeClock } from './store';
 import type { DocRec, DocState, NumberedMap } from './store';
+import { checkLatency, checkRateLimit, latencyOf, RateLimiter } from './throttle';
+import type { LatencySpec, RateLimitSpec } from './throttle';
+import { fromZoneless } from './zone-less';
 
-export const PROJECTS_PREFIX = '/projectsapi/v1';
+/** Where the fake serves the Projects API: the path of `https://apis.e-conomic.com/projectsapi/v1.1.0`. */
+export const PROJECTS_PREFIX = '/projectsapi/v1.1.0';
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 20;
+/** Most items a page of the Projects cursor listing holds. */
+export const MAX_PROJECTS_CURSOR_PAGE = 1000;
+
+/** e-conomic modules an agreement may lack; the fake models the one the sync depends on. */
+export type EconomicModule = 'Project';
 
 export class FakeAgreement extends FakeAgreementStore {
   constructor(
@@ -31,6 +44,10 @@ export interface AddAgreementOptions {
   grantToken: string;
   agreementNumber?: number;
   companyName?: string;
+  /** Modules the agreement does not have: every Projects API endpoint then answers 403 (see withoutModule). */
+  withoutModules?: readonly EconomicModule[];
+  /** This agreement's own rate limit, replacing the fake-wide one; `null` for none. */
+  rateLimit?: RateLimitSpec | null;
 }
 
 export type FaultKind = '429' | '500' | '503' | 'hang' | 'reset' | 'malformed' | 'truncated';
@@ -85,6 +102,8 @@ export interface CallLogEntry {
   /** 0 when no status was sent (hang, reset). */
   status: number;
   fault?: FaultKind;
+  /** Refused by the rate limit (429), as opposed to an injected fault. */
+  rateLimited?: true;
 }
 
 export interface CallCounts {
@@ -97,6 +116,17 @@ export interface FakeEconomicOptions {
   clockStart?: Date | string;
   /** Keep per-call log entries (counters are kept regardless). Default true. */
   logCalls?: boolean;
+  /**
+   * The IANA zone whose wall clock the Projects API writes its zone-less `lastUpdated` in, and reads filter
+   * literals in. Default `UTC` (the client's reading); `Europe/Copenhagen` plays the reading e-conomic leaves open.
+   */
+  projectsTimeZone?: string;
+  /** Items per page of `GET /Projects` (e-conomic decides it, at most 1,000). Default 1,000. */
+  projectsPageSize?: number;
+  /** A rate limit every agreement gets, each with its own budget. Off by default. */
+  rateLimit?: RateLimitSpec;
+  /** Delay before every answer. Off by default. */
+  latency?: LatencySpec;
 }
 
 export interface FakeEconomic {
@@ -110,21 +140,19 @@ export interface FakeEconomic {
   agreement(grantToken: string): FakeAgreement | undefined;
   revokeGrant(grantToken: string): void;
   restoreGrant(grantToken: string): void;
+  /** 403 (our app's role lacks access) on paths starting with `pathPrefix` for this agreement. */
   forbid(grantToken: string, pathPrefix: string): void;
+  /** The agreement loses a module: every Projects API endpoint answers 403 `AccessDeniedAgreementMissingModules`. */
+  withoutModule(grantToken: string, module: EconomicModule): void;
+  /** The agreement gets the module (back). */
+  withModule(grantToken: string, module: EconomicModule): void;
+  /** Sets the rate limit: of one agreement when `grantToken` is given (`null`: none for it), else the fake-wide one. */
+  setRateLimit(limit: RateLimitSpec | null | undefined, grantToken?: string): void;
+  /** Sets the latency of every answer; undefined turns it off. */
+  setLatency(latency: LatencySpec | undefined): void;
   calls(grantToken?: string): CallCounts;
   resetCalls(): void;
   close(): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly developerHint?: string,
-    readonly errors?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
 }
 
 interface Route {
@@ -154,15 +182,27 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
   let projectsUrl = '';
   let nextAgreementNumber = 100001;
 
-  const errorBody = (status: number, message: string, developerHint?: string, errors?: Record<string, unknown>) => ({
-    message,
-    errorCode: `E${status}00`,
-    developerHint: developerHint ?? message,
-    logId: randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase(),
-    httpStatusCode: status,
-    logTime: new Date().toISOString(),
-    ...(errors ? { errors } : {}),
-  });
+  const projectsTimeZone = opts.projectsTimeZone ?? 'UTC';
+  // Throws on an unknown zone now rather than on the first request.
+  new Intl.DateTimeFormat('en-US', { timeZone: projectsTimeZone });
+  const projectsPageSize = opts.projectsPageSize ?? MAX_PROJECTS_CURSOR_PAGE;
+  if (!Number.isInteger(projectsPageSize) || projectsPageSize < 1 || projectsPageSize > MAX_PROJECTS_CURSOR_PAGE) {
+    throw new RangeError(`projectsPageSize must be 1 to ${MAX_PROJECTS_CURSOR_PAGE}`);
+  }
+  const missingModules = new Map<string, Set<EconomicModule>>();
+  const limiter = new RateLimiter();
+  let defaultRateLimit = opts.rateLimit === undefined ? undefined : checkRateLimit(opts.rateLimit);
+  const agreementRateLimits = new Map<string, RateLimitSpec | null>();
+  let latency = opts.latency === undefined ? undefined : checkLatency(opts.latency);
+  const pendingAnswers = new Set<NodeJS.Timeout>();
+
+  // A Projects API filter literal must be zone-less like the values it compares with; the legacy `...Z`
+  // form is refused, so a client that writes the wrong form is caught.
+  const readProjectsTime: TimeReader = (text) => {
+    const t = fromZoneless(text, projectsTimeZone);
+    if (Number.isNaN(t)) throw new FilterError(`"${text}" is not a date-time without a time zone, as "lastUpdated" is written here`);
+    return t;
+  };
 
   // ---- paging helpers ----
 
@@ -171,11 +211,24 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     const size = q.has('pagesize') ? Number(q.get('pagesize')) : DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(skip) || skip < 0) throw new HttpError(400, 'skippages must be a non-negative integer');
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-      throw new HttpError(400, `pagesize must be between 1 and ${MAX_PAGE_SIZE}`, undefined, {
-        pagesize: { errors: [{ propertyName: 'pagesize', errorMessage: `Maximum page size is ${MAX_PAGE_SIZE}` }] },
-      });
+      throw new HttpError(400, `pagesize must be between 1 and ${MAX_PAGE_SIZE}`, { hint: `Maximum page size is ${MAX_PAGE_SIZE}`, property: 'pagesize' });
     }
     return { skip, size };
+  }
+
+  function applyFilter(
+    items: Array<Record<string, unknown>>,
+    filter: string | null,
+    filterable: ReadonlySet<string>,
+    readTime?: TimeReader,
+  ): Array<Record<string, unknown>> {
+    if (!filter) return items;
+    try {
+      return items.filter(compileFilter(filter, filterable, readTime));
+    } catch (e) {
+      if (e instanceof FilterError) throw new HttpError(400, 'Invalid filter.', { hint: e.message, property: 'filter' });
+      throw e;
+    }
   }
 
   function applyFilterSort(
@@ -183,25 +236,12 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     q: URLSearchParams,
     filterable: ReadonlySet<string>,
   ): Array<Record<string, unknown>> {
-    let out = items;
-    const filter = q.get('filter');
-    if (filter) {
-      let pred;
-      try {
-        pred = compileFilter(filter, filterable);
-        out = out.filter(pred);
-      } catch (e) {
-        if (e instanceof FilterError) {
-          throw new HttpError(400, 'Invalid filter.', e.message, { filter: { errors: [{ propertyName: 'filter', errorMessage: e.message }] } });
-        }
-        throw e;
-      }
-    }
+    let out = applyFilter(items, q.get('filter'), filterable);
     const sort = q.get('sort');
     if (sort) {
       const desc = sort.startsWith('-');
       const field = desc ? sort.slice(1) : sort;
-      if (!filterable.has(field)) throw new HttpError(400, 'Invalid sort.', `The property "${field}" is not sortable`);
+      if (!filterable.has(field)) throw new HttpError(400, 'Invalid sort.', { hint: `The property "${field}" is not sortable`, property: 'sort' });
       out = [...out].sort((a, b) => {
         const x = a[field] as string | number;
         const y = b[field] as string | number;
@@ -271,7 +311,7 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
           handle: (a, q) => {
             const source = filter ? map(a).list().filter(filter) : map(a).list();
             return collection(base, q, source, (d: DocRec) =>
-              renderDocument(d, kind, `${base}/${d.number}`, restUrl, projectsUrl, { withLines: false, withLastUpdated }), filterable);
+              renderDocument(d, kind, `${base}/${d.number}`, restUrl, { withLines: false, withLastUpdated }), filterable);
           },
         }),
       ],
@@ -282,7 +322,7 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
           handle: (a) => {
             const d = map(a).get(Number(m[1]));
             if (!d || (filter && !filter(d))) throw new HttpError(404, 'Not found.');
-            return renderDocument(d, kind, `${base}/${d.number}`, restUrl, projectsUrl, { withLines: true, withLastUpdated });
+            return renderDocument(d, kind, `${base}/${d.number}`, restUrl, { withLines: true, withLastUpdated });
           },
         }),
       ],
@@ -339,55 +379,57 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
   ];
 
   const projectFields = fields('number', 'name', 'customerNumber', 'isClosed', 'isBarred', 'mainProjectNumber', 'lastUpdated');
+  // Paths exactly as the Projects API's specification writes them: capitalised, so `/projects` is a 404.
   const projectRoutes: Array<[RegExp, (m: RegExpExecArray) => Route]> = [
     [
-      /^\/projects$/,
+      /^\/Projects$/,
       () => ({
-        endpoint: '/projects',
+        endpoint: '/Projects',
         handle: (a, q) => {
-          const size = q.has('pageSize') ? Number(q.get('pageSize')) : MAX_PAGE_SIZE;
-          if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw new HttpError(400, `pageSize must be between 1 and ${MAX_PAGE_SIZE}`);
+          // The cursor endpoint takes no page size and no sort (those belong to /Projects/paged).
+          for (const refused of ['pageSize', 'pagesize', 'skipPages', 'sort']) {
+            if (q.has(refused)) throw new HttpError(400, 'One or more validation errors occurred.', { hint: `"${refused}" is not a parameter of the cursor listing`, property: refused });
+          }
           let after = 0;
           const cursor = q.get('cursor');
           if (cursor) {
             after = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-            if (!Number.isInteger(after)) throw new HttpError(400, 'Invalid cursor.');
+            if (!Number.isSafeInteger(after) || after < 0) throw new HttpError(400, 'Invalid cursor.', { property: 'cursor' });
           }
-          let all = a.projects.list().map((p) => renderProject(p, projectsUrl));
-          all = applyFilterSort(all, new URLSearchParams(q.get('filter') ? { filter: q.get('filter') ?? '' } : {}), projectFields);
+          const all = applyFilter(a.projects.list().map((p) => renderProject(p, projectsTimeZone)), q.get('filter'), projectFields, readProjectsTime);
           const rest = all.filter((p) => (p.number as number) > after);
-          const items = rest.slice(0, size);
+          const items = rest.slice(0, projectsPageSize);
           const lastItem = items[items.length - 1];
-          return rest.length > size && lastItem
+          return rest.length > projectsPageSize && lastItem
             ? { items, cursor: Buffer.from(String(lastItem.number)).toString('base64url') }
             : { items };
         },
       }),
     ],
     [
-      /^\/projects\/(\d+)$/,
+      /^\/Projects\/(\d+)$/,
       (m) => ({
-        endpoint: '/projects/{n}',
+        endpoint: '/Projects/{n}',
         handle: (a) => {
           const p = a.projects.get(Number(m[1]));
-          if (!p) throw new HttpError(404, 'Not found.');
-          return renderProject(p, projectsUrl);
+          if (!p) throw new HttpError(404, 'Not Found', { hint: `Project ${m[1]} was not found.` });
+          return renderProject(p, projectsTimeZone);
         },
       }),
     ],
   ];
 
-  function route(pathname: string): { route: Route | undefined; apiPath: string; endpoint: string } {
-    const isProjects = pathname.startsWith(`${PROJECTS_PREFIX}/`);
-    const apiPath = isProjects ? pathname.slice(PROJECTS_PREFIX.length) : pathname;
-    for (const [re, make] of isProjects ? projectRoutes : restRoutes) {
+  function route(pathname: string): { route: Route | undefined; apiPath: string; endpoint: string; projectsApi: boolean } {
+    const projectsApi = pathname.startsWith(`${PROJECTS_PREFIX}/`);
+    const apiPath = projectsApi ? pathname.slice(PROJECTS_PREFIX.length) : pathname;
+    for (const [re, make] of projectsApi ? projectRoutes : restRoutes) {
       const m = re.exec(apiPath);
       if (m) {
         const r = make(m);
-        return { route: r, apiPath, endpoint: r.endpoint };
+        return { route: r, apiPath, endpoint: r.endpoint, projectsApi };
       }
     }
-    return { route: undefined, apiPath, endpoint: apiPath };
+    return { route: undefined, apiPath, endpoint: apiPath, projectsApi };
   }
 
   // ---- request handling ----
@@ -409,19 +451,24 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     res.end(text);
   }
 
-  function applyFault(f: FaultSpec, req: http.IncomingMessage, res: http.ServerResponse, entry: CallLogEntry): void {
+  /** An error in the answering API's own shape: problem+json from the Projects API, legacy JSON elsewhere. */
+  function sendError(res: http.ServerResponse, entry: CallLogEntry, e: HttpError, projectsApi: boolean, headers: Record<string, string> = {}): void {
+    if (!projectsApi) return send(res, entry, e.status, legacyErrorBody(e), headers);
+    send(res, entry, e.status, problemBody(e, entry.path), { ...headers, 'Content-Type': 'application/problem+json; charset=utf-8' });
+  }
+
+  function applyFault(f: FaultSpec, req: http.IncomingMessage, res: http.ServerResponse, entry: CallLogEntry, projectsApi: boolean): void {
     entry.fault = f.kind;
+    const retryAfter: Record<string, string> = f.retryAfterSeconds !== undefined ? { 'Retry-After': String(f.retryAfterSeconds) } : {};
     switch (f.kind) {
       case '429':
-        send(res, entry, 429, errorBody(429, 'Too many requests. Wait a bit, see the response headers.'),
-          f.retryAfterSeconds !== undefined ? { 'Retry-After': String(f.retryAfterSeconds) } : {});
+        sendError(res, entry, new HttpError(429, 'Too many requests. Wait a bit, see the response headers.'), projectsApi, retryAfter);
         return;
       case '500':
-        send(res, entry, 500, errorBody(500, 'An error occurred.'));
+        sendError(res, entry, new HttpError(500, 'An error occurred.'), projectsApi);
         return;
       case '503':
-        send(res, entry, 503, errorBody(503, 'Service unavailable.'),
-          f.retryAfterSeconds !== undefined ? { 'Retry-After': String(f.retryAfterSeconds) } : {});
+        sendError(res, entry, new HttpError(503, 'Service unavailable.'), projectsApi, retryAfter);
         return;
       case 'hang':
         return; // never answers; the socket is destroyed by the client's timeout or by close()
@@ -445,17 +492,22 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     }
   }
 
+  function rateLimitOf(grant: string): RateLimitSpec | undefined {
+    const own = agreementRateLimits.get(grant);
+    return own === null ? undefined : (own ?? defaultRateLimit);
+  }
+
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake');
     const grant = headerOf(req, 'x-agreementgranttoken');
-    const { route: r, apiPath, endpoint } = route(url.pathname);
+    const { route: r, apiPath, endpoint, projectsApi } = route(url.pathname);
     const entry: CallLogEntry = { time: Date.now(), method: req.method ?? 'GET', path: url.pathname, query: url.search, endpoint, status: 0 };
     if (grant !== undefined) entry.agreement = grant;
     if (logCalls) callLog.push(entry);
     count(grant, endpoint);
 
     const fault = faults.take(grant, [apiPath, url.pathname]);
-    if (fault) return applyFault(fault, req, res, entry);
+    if (fault) return applyFault(fault, req, res, entry, projectsApi);
 
     try {
       if (headerOf(req, 'x-appsecrettoken') !== appSecretToken) throw new HttpError(401, 'Unauthorized: the app secret token is missing or invalid.');
@@ -463,20 +515,47 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
       if (!agreement || grant === undefined || revoked.has(grant)) {
         throw new HttpError(401, 'Unauthorized: the agreement grant token is missing, invalid or revoked.');
       }
+      const limit = rateLimitOf(grant);
+      const waitMs = limit === undefined ? undefined : limiter.take(grant, limit);
+      if (waitMs !== undefined) {
+        entry.rateLimited = true;
+        const retryAfter = String(Math.max(1, Math.ceil(waitMs / 1000)));
+        return sendError(res, entry, new HttpError(429, 'Too many requests. Wait a bit, see the response headers.'), projectsApi, { 'Retry-After': retryAfter });
+      }
+      if (projectsApi && missingModules.get(grant)?.has('Project')) {
+        throw new HttpError(403, 'Missing modules: Project', {
+          hint: 'The agreement does not have the module(s) this endpoint requires.',
+          errorCode: MISSING_MODULES_ERROR_CODE,
+        });
+      }
       if ((forbidden.get(grant) ?? []).some((p) => apiPath.startsWith(p) || url.pathname.startsWith(p))) {
         throw new HttpError(403, 'Forbidden: the app does not have a role that may access this resource.');
       }
       if (req.method !== 'GET') throw new HttpError(405, `Method ${req.method ?? ''} not allowed in the fake.`);
-      if (!r) throw new HttpError(404, 'Not found.', `No resource at ${url.pathname}`);
+      if (!r) throw new HttpError(404, projectsApi ? 'Not Found' : 'Not found.', { hint: `No resource at ${url.pathname}` });
       send(res, entry, 200, r.handle(agreement, url.searchParams));
     } catch (e) {
-      if (e instanceof HttpError) send(res, entry, e.status, errorBody(e.status, e.message, e.developerHint, e.errors));
-      else send(res, entry, 500, errorBody(500, 'An error occurred.', e instanceof Error ? e.message : String(e)));
+      const err = e instanceof HttpError ? e : new HttpError(500, 'An error occurred.', { hint: e instanceof Error ? e.message : String(e) });
+      sendError(res, entry, err, projectsApi);
     }
   }
 
-  const server = http.createServer(handle);
-  server.keepAliveTimeout = 5_000;
+  /** Answers after the configured latency; timers still pending at close() are dropped. */
+  function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const delay = latencyOf(latency);
+    if (delay <= 0) return handle(req, res);
+    const timer = setTimeout(() => {
+      pendingAnswers.delete(timer);
+      handle(req, res);
+    }, delay);
+    pendingAnswers.add(timer);
+  }
+
+  const server = http.createServer(answer);
+  // Longer than any pause a test causes (seeding 100,000 documents blocks the event loop for seconds): with a
+  // short timeout the server closes an idle pooled socket just as the client reuses it, an ECONNRESET that
+  // is the test machine's, not e-conomic's. fetch reads the `Keep-Alive: timeout` hint and closes first.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -498,6 +577,8 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
       const n = o.agreementNumber ?? nextAgreementNumber++;
       const a = new FakeAgreement(clock, o.grantToken, n, o.companyName ?? `Company ${n} ApS`);
       agreements.set(o.grantToken, a);
+      if (o.withoutModules?.length) missingModules.set(o.grantToken, new Set(o.withoutModules));
+      if (o.rateLimit !== undefined) agreementRateLimits.set(o.grantToken, o.rateLimit === null ? null : checkRateLimit(o.rateLimit));
       return a;
     },
     agreement: (t) => agreements.get(t),
@@ -505,6 +586,22 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     restoreGrant: (t) => void revoked.delete(t),
     forbid(t, prefix) {
       forbidden.set(t, [...(forbidden.get(t) ?? []), prefix]);
+    },
+    withoutModule(t, module) {
+      missingModules.set(t, new Set([...(missingModules.get(t) ?? []), module]));
+    },
+    withModule(t, module) {
+      missingModules.get(t)?.delete(module);
+    },
+    setRateLimit(limit, t) {
+      const checked = limit === null || limit === undefined ? limit : checkRateLimit(limit);
+      if (t === undefined) defaultRateLimit = checked ?? undefined;
+      else if (checked === undefined) agreementRateLimits.delete(t);
+      else agreementRateLimits.set(t, checked);
+      limiter.reset(t);
+    },
+    setLatency(l) {
+      latency = l === undefined ? undefined : checkLatency(l);
     },
     calls(t) {
       const maps: Array<Map<string, number>> = t === undefined ? [...counts.values()] : [counts.get(t) ?? new Map<string, number>()];
@@ -524,6 +621,8 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const timer of pendingAnswers) clearTimeout(timer);
+        pendingAnswers.clear();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
