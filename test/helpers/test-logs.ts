@@ -32,17 +32,30 @@ export function registerSecret(kind: SecretKind, value: string): void {
 }
 
 let streams = 0;
+const pending = new Map<number, Buffer[]>();
+
+/** Writes what the captures hold; synchronous, so that it also runs in the process's 'exit' handler. */
+function flushCaptures(): void {
+  for (const [fd, chunks] of pending) {
+    if (chunks.length > 0) writeSync(fd, Buffer.concat(chunks.splice(0)));
+  }
+}
+// Lines are written in batches (a write per line would stall a test's event loop under disk load), and
+// whatever is left when the process ends.
+setInterval(flushCaptures, 100).unref();
+process.on('exit', flushCaptures);
 
 /** A log destination that keeps every line in `lines` and appends it to the run directory. */
 export function captureLogs(name: string): { stream: Writable; lines: string[] } {
   const lines: string[] = [];
-  // Opened once and written synchronously: every line is on disk even if the process dies right after.
   let fd: number | undefined;
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       lines.push(chunk.toString('utf8'));
       fd ??= openSync(fileIn('logs', `${name}-${process.pid}-${(streams += 1)}.log`), 'a');
-      writeSync(fd, chunk);
+      const chunks = pending.get(fd) ?? [];
+      chunks.push(Buffer.from(chunk));
+      pending.set(fd, chunks);
       callback();
     },
   });
