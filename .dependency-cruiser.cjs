@@ -7,16 +7,16 @@
 //   Temporal client     src/temporal/ (plus the workflows' public names in src/shared/)
 //   workflows           workflows/ (only src/shared/ and types of activities)
 //   activities          activities/
-//   storage             src/store/ src/access/ src/secrets/ src/db/
-//   bottom (pure)       src/economic/ src/shared/ src/util/ src/sync/ src/config.ts src/logger.ts
+//   storage             src/store/ src/access/ src/db/
+//   bottom (pure)       src/economic/ src/shared/ src/util/ src/sync/ src/secrets/ src/config.ts src/logger.ts
 const ROOTS = '^src/(main|cli|service|worker)\\.ts$';
 const INTERFACES = '^src/(http|cli)/';
 const INGEST = '^src/ingest/';
 const TEMPORAL = '^src/temporal/';
 const WORKFLOWS = '^workflows/';
 const ACTIVITIES = '^activities/';
-const STORAGE = '^src/(store|access|secrets|db)/';
-const BOTTOM = ['^src/(economic|shared|util|sync)/', '^src/(config|logger)\\.ts$'];
+const STORAGE = '^src/(store|access|db)/';
+const BOTTOM = ['^src/(economic|shared|util|sync|secrets)/', '^src/(config|logger)\\.ts$'];
 
 /** A rule forbidding imports from a layer to any layer above it. */
 const notUp = (name, from, above) => ({

@@ -7,12 +7,12 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.cache/**', 'drizzle/**', 'bench/results.json', 'bin/**'] },
+  { ignores: ['node_modules/**', '.data/**', '.cache/**', '.test-logs/**', 'drizzle/**', 'bench/results.json', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs', '.dependency-cruiser.cjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs', '.dependency-cruiser.cjs', 'test/helpers/capture-output.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
@@ -28,7 +28,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.mjs'],
+    // Plain JavaScript (loaded by processes that may not have tsx): not type-checked.
+    files: ['eslint.config.mjs', 'test/helpers/capture-output.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

@@ -85,9 +85,9 @@ function serviceEnv(ctx: Ctx, role: 'all' | 'api' | 'worker', taskQueue: string)
     SECRETS_KEY: ctx.secretsKeyHex,
     DATA_DIR: path.join(__dirname, '.data'),
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'info',
+    METRICS_PORT: '0',
     // The benchmark measures capacity, not the per-key limit.
-    RATE_LIMIT_PER_SECOND: '10000000',
-    RATE_LIMIT_BURST: '10000000',
+    RATE_LIMIT_PER_KEY: '100000000',
   };
 }
 
@@ -259,9 +259,9 @@ async function acceptance(ctx: Ctx): Promise<void> {
     await rawSignals(ctx, 'bench-raw', 10, 1, 10_000_000);
     for (const connections of [50, 500]) {
       log(`acceptance at ${connections} connections (load ${load()})`);
-      const before = metricOutcomes(await (await fetch(`${service.url}/metrics`)).text());
+      const before = metricOutcomes(await (await fetch(`${service.metricsUrl}/metrics`)).text());
       const hook = await autocannonRun(service.url, connections, seconds, webhookBody);
-      const after = metricOutcomes(await (await fetch(`${service.url}/metrics`)).text());
+      const after = metricOutcomes(await (await fetch(`${service.metricsUrl}/metrics`)).text());
       const outcomes = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
       // Let the inbox relay drain what overflowed before the next measurement.
       await waitUntil('the inbox to drain', async () => {
@@ -429,7 +429,7 @@ async function burst(ctx: Ctx): Promise<void> {
     const ackedKeys = new Set(sent.results.filter((r) => r.status === 202).map((r) => `${r.source}/${r.record.number}`));
     const acked = refs.filter((ref) => ackedKeys.has(`${SOURCE_OF[ref.kind]}/${ref.number}`));
     ackedCount = acked.length;
-    outcomes = metricOutcomes(await (await fetch(`${service.url}/metrics`)).text());
+    outcomes = metricOutcomes(await (await fetch(`${service.metricsUrl}/metrics`)).text());
     complete = await waitUntil('every acknowledged event synced', () => syncedAndIdle(ctx, 'bench-burst', t.tenantId, acked), fixed('BENCH_BURST_TIMEOUT_S', 1200) * 1000, 1000);
     drainMs = performance.now() - started;
   } finally {

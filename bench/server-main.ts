@@ -7,7 +7,7 @@
 // It reports its port to the parent over IPC and stops on SIGTERM.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createApiKeyAuthenticator } from '../src/access/api-keys';
-import { loadConfig } from '../src/config';
+import { loadServiceConfig } from '../src/config';
 import { openDatabase } from '../src/db/client';
 import { createEconomicClient } from '../src/economic';
 import { createLogger } from '../src/logger';
@@ -21,12 +21,14 @@ async function main(): Promise<void> {
   const mode = process.env.BENCH_SERVER ?? 'service';
   let app: FastifyInstance;
   let stop: () => Promise<void>;
+  let metricsPort: number | undefined;
   if (mode === 'service') {
-    const config = loadConfig();
+    const config = loadServiceConfig();
     const service = await startService(config, createLogger(config.logLevel));
+    metricsPort = Number(new URL(service.metricsUrl).port);
     if (!service.app) {
-      // ROLE=worker: no HTTP.
-      process.send?.({ ready: true, port: 0 });
+      // ROLE=worker: no webhook port.
+      process.send?.({ ready: true, port: 0, metricsPort });
       process.on('SIGTERM', () => void service.stop().then(() => process.exit(0)));
       return;
     }
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown BENCH_SERVER ${mode}`);
   }
   const address = app.server.address();
-  process.send?.({ ready: true, port: typeof address === 'object' && address ? address.port : 0 });
+  process.send?.({ ready: true, port: typeof address === 'object' && address ? address.port : 0, metricsPort });
   process.on('SIGTERM', () => void stop().then(() => process.exit(0)));
 }
 

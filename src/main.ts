@@ -1,11 +1,12 @@
 // `npm start`: runs economic-sync as configured by the environment (docs/configuration.md) and shuts down
-// gracefully on Ctrl-C / SIGTERM.
-import { ConfigError, loadConfig } from './config';
+// gracefully on Ctrl-C / SIGTERM. A configuration mistake ends it at once with every problem listed and
+// no stack trace.
+import { ConfigError, loadServiceConfig } from './config';
 import { createLogger } from './logger';
 import { startService } from './service';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadServiceConfig();
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
 
@@ -13,8 +14,8 @@ async function main(): Promise<void> {
   if (service.httpUrl) {
     lines.push(`  webhook:      POST ${service.httpUrl}/?APIKey=<key>&APISource=<source>`);
     lines.push(`  health:       ${service.httpUrl}/healthz  ${service.httpUrl}/readyz`);
-    lines.push(`  metrics:      ${service.httpUrl}/metrics`);
   }
+  lines.push(`  metrics:      ${service.metricsUrl}/metrics  (internal port; health there too)`);
   lines.push(`  Temporal:     ${service.temporalAddress} (namespace ${config.temporalNamespace})`);
   if (service.temporalUiUrl) lines.push(`  Temporal UI:  ${service.temporalUiUrl}`);
   lines.push(`  database:     ${service.database.kind === 'pglite' ? `embedded PGlite under ${config.dataDir}` : 'DATABASE_URL'}`);
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err);
+  const message = err instanceof ConfigError ? err.describe() : (err as Error).stack ?? String(err);
   console.error(`economic-sync failed to start: ${message}`);
   process.exit(1);
 });

@@ -1,20 +1,22 @@
 // Composes the running service from configuration: database (migrated), Temporal, the sync worker and
-// the webhook server, by ROLE. `stop()` shuts it down in the safe order: stop taking requests (drain
-// HTTP), let the worker finish its tasks, then close Temporal (and the dev server) and the database.
-import { mkdirSync } from 'node:fs';
+// the webhook server, by ROLE, plus the internal operations port (metrics, health) in every role.
+// `stop()` shuts it down in the safe order: stop taking requests (drain HTTP), let the worker finish its
+// tasks, then close Temporal (and the dev server) and the database.
 import type { FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { adminSocketPath, serveAdminSocket } from './cli/admin-socket';
-import { ConfigError, type Config } from './config';
+import { assertServiceConfig, ConfigError, usesDemoAppSecret, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/client';
 import { migrateDatabase } from './db/migrate';
 import { guardPostgresJsNullSocketWrite } from './db/postgres-js-guard';
-import { buildApp, requestSerializers } from './http/app';
+import { buildApp } from './http/app';
+import { createReadiness, type Probe } from './http/health';
 import { createMetrics } from './http/metrics';
+import { buildOpsApp } from './http/ops-app';
+import { createWebhookPipeline, type WebhookPipeline } from './http/webhook-pipeline';
 import { CallCounter } from './economic';
-import { createWebhookPipeline, type WebhookPipeline } from './ingest/pipeline';
-import { REDACT_PATHS, type Logger } from './logger';
+import type { Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { ensureAllReconcileSchedules, ensureReconcileSchedule } from './temporal/reconcile-schedule';
@@ -22,6 +24,7 @@ import { entityWorkflowsOn } from './temporal/signal-entity';
 import { tenants } from './db/schema';
 import { eq } from 'drizzle-orm';
 import { installTemporalLogger } from './temporal/runtime-logger';
+import { ensurePrivateDirectory } from './util/private-dir';
 import { createSyncWorker } from './worker';
 
 export interface RunningService {
@@ -31,18 +34,21 @@ export interface RunningService {
   database: DatabaseHandle;
   temporal: TemporalHandles;
   app?: FastifyInstance;
+  /** The internal operations port: /metrics, /healthz, /readyz (every role). */
+  opsApp: FastifyInstance;
+  metricsUrl: string;
   worker?: Worker;
   stop(): Promise<void>;
 }
 
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
-  if (config.role !== 'all' && !config.databaseUrl) {
-    throw new ConfigError(`ROLE=${config.role} needs DATABASE_URL: the embedded database serves a single process (ROLE=all)`);
+  assertServiceConfig(config);
+  if (usesDemoAppSecret(config)) {
+    log.warn('ECONOMIC_APP_SECRET_TOKEN is not set: using e-conomic\'s public "demo" app secret, which reads only the demo agreement. Set your app\'s secret token for real agreements.');
   }
-  if (config.role !== 'all' && !config.temporalAddress) {
-    throw new ConfigError(`ROLE=${config.role} needs TEMPORAL_ADDRESS: the local dev server is launched only with ROLE=all`);
-  }
-  mkdirSync(config.dataDir, { recursive: true });
+  const dataDir = ensurePrivateDirectory(config.dataDir);
+  if (dataDir.tightened) log.warn({ dataDir: config.dataDir }, 'DATA_DIR was open to other users; set to mode 0700');
+  if (dataDir.open) log.warn({ dataDir: config.dataDir }, 'DATA_DIR is open to other users and owned by another user; make it mode 0700');
   installTemporalLogger(log);
   guardPostgresJsNullSocketWrite(log);
 
@@ -57,8 +63,26 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const secretBox = createSecretBox(loadSecretsKey(config.secretsKey, config.dataDir));
   const callCounter = new CallCounter((tenant, endpoint) => metrics.economicCalls.inc({ tenant, endpoint }));
 
+  // The operations port comes up first, so that /healthz answers while the worker bundles its workflows.
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
+  // The webhook port is ready when it can accept events; the operations port reports the whole process.
+  const webhookProbes: Probe[] = [
+    { name: 'postgres', check: () => database.ping() },
+    { name: 'temporal', check: async () => void (await temporal.connection.healthService.check({})) },
+  ];
+  const workerProbe: Probe = {
+    name: 'worker',
+    check: async () => {
+      const state = worker?.getState() ?? 'STARTING';
+      if (state !== 'RUNNING') throw new Error(`worker ${state}`);
+    },
+  };
+  const httpOptions = { log, trustProxy: config.trustProxy, timeouts: config.http };
+  const opsApp = await buildOpsApp({ ...httpOptions, metrics, readiness: createReadiness(runsWorker ? [...webhookProbes, workerProbe] : webhookProbes, metrics) });
+  await listenOn(opsApp, 'METRICS_PORT', config.metricsPort, config.metricsHost);
+  const metricsUrl = `http://${urlHost(config.metricsHost)}:${listeningPort(opsApp)}`;
+
   if (runsWorker && temporal.nativeConnection) {
     worker = await createSyncWorker({
       connection: temporal.nativeConnection,
@@ -105,20 +129,11 @@ export async function startService(config: Config, log: Logger): Promise<Running
       },
       metrics,
       log,
-      rateLimitPerSecond: config.rateLimitPerSecond,
-      rateLimitBurst: config.rateLimitBurst,
+      limits: config.rateLimits,
     });
-    app = await buildApp({
-      register: pipeline.register,
-      metrics,
-      logger: { level: config.logLevel, serializers: requestSerializers, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
-      probes: [
-        { name: 'postgres', check: () => database.ping() },
-        { name: 'temporal', check: async () => void (await temporal.connection.healthService.check({})) },
-      ],
-    });
-    await app.listen({ port: config.port, host: config.host });
-    httpUrl = `http://localhost:${config.port}`;
+    app = await buildApp({ ...httpOptions, readiness: createReadiness(webhookProbes, metrics), register: pipeline.register });
+    await listenOn(app, 'PORT', config.port, config.host);
+    httpUrl = `http://${urlHost(config.host)}:${listeningPort(app)}`;
     // Hands events queued while Temporal was unreachable (by this or an earlier run) to Temporal.
     pipeline.start();
   }
@@ -130,6 +145,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     database,
     temporal,
     app,
+    opsApp,
+    metricsUrl,
     worker,
     async stop() {
       await app?.close();
@@ -138,8 +155,34 @@ export async function startService(config: Config, log: Logger): Promise<Running
       await stopAdminSocket?.();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun?.catch(() => {});
+      await opsApp.close();
       await temporal.close();
       await database.close();
     },
   };
+}
+
+/** Listens, turning "port taken" and "address not here" into a one-line configuration error. */
+async function listenOn(app: FastifyInstance, variable: string, port: number, host: string): Promise<void> {
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`${variable} ${port} is already in use on ${host}`);
+    if (code === 'EACCES') throw new ConfigError(`${variable} ${port} may not be opened by this user on ${host}`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`${variable}: ${host} is not an address of this machine`);
+    throw err;
+  }
+}
+
+/** The port a server actually listens on (PORT=0 picks a free one). */
+function listeningPort(app: FastifyInstance): number {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** How to reach a bound host from this machine: a wildcard bind is reached on localhost. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
 }

@@ -1,17 +1,21 @@
-// The small parts of ingestion on their own: the semaphore, the rate limiter, the API key cache used
-// when Postgres is unreachable, and the overflow path (Temporal saturated → inbox → relayed).
+// The small parts of ingestion on their own: the semaphore, the API key cache used when Postgres is
+// unreachable (and what it tells the webhook's failed-authentication limit), and the overflow path
+// (Temporal saturated → inbox → relayed).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { createApiKey, createApiKeyAuthenticator, revokeApiKey } from '../src/access/api-keys';
+import { createApiKeyAuthenticator, revokeApiKey } from '../src/access/api-keys';
 import { syncEvents } from '../src/db/schema';
-import { createRateLimiter } from '../src/http/rate-limit';
 import { createSemaphore } from '../src/ingest/semaphore';
 import type { LocalTemporal } from '../src/temporal/dev-server';
+import { createApiKey } from './helpers/api-keys';
+import { registerSecret } from './helpers/test-logs';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals } from './helpers/history';
 import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
 import { startTestWebhook, waitFor } from './helpers/webhook';
+
+registerSecret('grant-token', 'grant-saturated');
 
 let temporal: LocalTemporal;
 let database: TestDatabase;
@@ -46,26 +50,20 @@ test('semaphore: bounded in flight, bounded queue, deadline, FIFO hand-over', as
   assert.equal(semaphore.inFlight, 0);
 });
 
-test('rate limiter: a burst, then the sustained rate, per key', () => {
-  let now = 0;
-  const limiter = createRateLimiter({ ratePerSecond: 2, burst: 3, now: () => now });
-  assert.deepEqual([1, 2, 3, 4].map(() => limiter.take('k')), [0, 0, 0, 1]);
-  assert.equal(limiter.take('other'), 0);
-  now += 500; // one token back
-  assert.equal(limiter.take('k'), 0);
-  assert.ok(limiter.take('k') >= 1);
-  now += 10_000;
-  assert.deepEqual([1, 2, 3, 4].map(() => limiter.take('k')), [0, 0, 0, 1], 'never more than the burst');
-});
-
 test('authentication falls back to the last known answer when Postgres is unreachable; an unseen key is "unavailable"', async () => {
   const own = await createTestDatabase('es_auth');
   const good = (await createApiKey(own.db, { tenant: 'cache' })).key;
   const revoked = (await createApiKey(own.db, { tenant: 'cache' })).key;
   const authenticator = createApiKeyAuthenticator(own.db, { timeoutMs: 500 });
+  assert.equal(authenticator.recentlyValid(good), false, 'not checked yet');
   assert.equal((await authenticator.authenticate(good)).ok, true);
+  assert.equal(authenticator.recentlyValid(good), true);
+  assert.equal(authenticator.recentlyValid(good.toLowerCase()), true, 'in any case, as authenticate takes it');
+  assert.equal((await authenticator.authenticate(revoked)).ok, true);
   await revokeApiKey(own.db, revoked);
   assert.deepEqual(await authenticator.authenticate(revoked), { ok: false, reason: 'invalid' });
+  assert.equal(authenticator.recentlyValid(revoked), false, 'a key found revoked is no longer recently valid');
+  assert.equal(authenticator.recentlyValid('nonsense'), false);
   await own.drop(); // the database is gone
   const cached = await authenticator.authenticate(good);
   assert.ok(cached.ok && cached.key.tenant === 'cache');

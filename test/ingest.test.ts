@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { asc, eq, inArray, sql } from 'drizzle-orm';
-import pino from 'pino';
-import { createApiKey, createApiKeyAuthenticator } from '../src/access/api-keys';
+import { createApiKeyAuthenticator } from '../src/access/api-keys';
+import { loadConfig } from '../src/config';
 import { buildApp } from '../src/http/app';
+import { createReadiness } from '../src/http/health';
 import { createMetrics } from '../src/http/metrics';
-import { createRateLimiter } from '../src/http/rate-limit';
 import { webhookRoutes } from '../src/http/webhook-route';
 import { createGrantRecorder } from '../src/ingest/grant-recorder';
 import { createSecretBox } from '../src/secrets/secret-box';
@@ -20,10 +20,12 @@ import { createIngestor, createTemporalGate } from '../src/ingest/ingestor';
 import { createInboxRelay } from '../src/ingest/inbox-relay';
 import { API_SOURCES } from '../src/shared/entities';
 import type { LocalTemporal } from '../src/temporal/dev-server';
+import { createApiKey } from './helpers/api-keys';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals } from './helpers/history';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy';
 import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { registerSecret, testLogger } from './helpers/test-logs';
 import { startTestWebhook, waitFor } from './helpers/webhook';
 
 let temporal: LocalTemporal;
@@ -33,6 +35,7 @@ let connection: Connection;
 let client: Client;
 let key: string;
 const GRANT = `grant-${randomBytes(12).toString('hex')}`;
+registerSecret('grant-token', GRANT);
 
 before(async () => {
   [temporal, database] = await Promise.all([startTestTemporal(), createTestDatabase()]);
@@ -82,9 +85,9 @@ test('Temporal unreachable mid-stream: every 202 is in the inbox, relayed exactl
     assert.equal(queuedRows.length, during.length, 'every 202 during the outage is in the inbox');
     assert.ok(queuedRows.every((r) => r.outcome === 'queued' || r.outcome === 'relayed'));
     assert.ok(queuedRows.some((r) => r.outcome === 'queued'));
-    const depth = await webhook.app.inject({ method: 'GET', url: '/metrics' });
-    assert.match(depth.body, /economic_sync_inbox_depth [1-9]\d*/);
-    assert.match(depth.body, /economic_sync_dependency_up\{dependency="temporal"\} 0/);
+    const depth = await webhook.metrics.registry.metrics();
+    assert.match(depth, /economic_sync_inbox_depth [1-9]\d*/);
+    assert.match(depth, /economic_sync_dependency_up\{dependency="temporal"\} 0/);
 
     await proxy.restore();
     const afterwards = [];
@@ -120,7 +123,7 @@ test('Temporal unreachable mid-stream: every 202 is in the inbox, relayed exactl
 });
 
 test('two relays over one inbox never relay a row twice', async () => {
-  const log = pino({ level: 'silent' });
+  const { log } = testLogger('ingest-relays');
   const gate = createTemporalGate();
   const eventLog = createEventLog({ db: database.db, log });
   const taskQueue = uniqueTaskQueue('relays');
@@ -159,19 +162,22 @@ test('503 with Retry-After only when neither Temporal nor the inbox takes the ev
   const deadConnection = Connection.lazy({ address: '127.0.0.1:1' });
   const deadClient = new Client({ connection: deadConnection });
   const metrics = createMetrics();
-  const log = pino({ level: 'silent' });
+  const { log } = testLogger('ingest-unavailable');
   const gate = createTemporalGate();
   const eventLog = createEventLog({ db: dead.db, log });
   const ingestor = createIngestor({ db: dead.db, client: deadClient, taskQueue: 'none', log, eventLog, gate, signalTimeoutMs: 300, inboxTimeoutMs: 300 });
+  const config = loadConfig({});
   const app = await buildApp({
-    metrics,
-    probes: [],
+    log,
+    trustProxy: config.trustProxy,
+    timeouts: config.http,
+    readiness: createReadiness([], metrics),
     register: webhookRoutes({
       authenticator: createApiKeyAuthenticator(database.db),
-      rateLimiter: createRateLimiter({ ratePerSecond: 100, burst: 100 }),
       ingestor,
       grants: createGrantRecorder({ db: dead.db, box: createSecretBox(randomBytes(32)), log, timeoutMs: 300 }),
       metrics,
+      limits: config.rateLimits,
     }),
   });
   try {
@@ -195,7 +201,7 @@ test('503 with Retry-After only when neither Temporal nor the inbox takes the ev
       payload: { eConomicAPIKey: GRANT, number: '[NEWNUMBER]' },
     });
     assert.equal(bad.statusCode, 400);
-    assert.match((await app.inject({ method: 'GET', url: '/metrics' })).body, /outcome="unavailable"\} 1/);
+    assert.match(await metrics.registry.metrics(), /outcome="unavailable"\} 1/);
   } finally {
     await app.close();
     await eventLog.stop();

@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import pino from 'pino';
-import { createApiKey } from '../src/access/api-keys';
+import { createApiKey } from './helpers/api-keys';
 import { loadConfig } from '../src/config';
 import { economicOrders } from '../src/db/schema';
 import { startService, type RunningService } from '../src/service';
@@ -18,6 +17,7 @@ import type { entitySyncWorkflow } from '../workflows/entity-sync';
 import { startFakeEconomic, type FakeEconomic } from './fake-economic';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { testLogger } from './helpers/test-logs';
 import { waitFor } from './helpers/wait';
 
 let temporal: LocalTemporal;
@@ -30,6 +30,7 @@ before(async () => {
   [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic()]);
   const config = loadConfig({
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: database.url,
     TEMPORAL_ADDRESS: temporal.address,
@@ -40,7 +41,7 @@ before(async () => {
     SECRETS_KEY: randomBytes(32).toString('base64'),
     DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'economic-sync-')),
   });
-  service = await startService(config, pino({ level: 'silent' }));
+  service = await startService(config, testLogger('service').log);
   const address = service.app?.server.address();
   assert.ok(address && typeof address === 'object');
   baseUrl = `http://127.0.0.1:${address.port}`;
@@ -80,7 +81,7 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   const described = await waitFor('the reconcile/servicetest schedule', () => schedule.describe().catch(() => undefined), 10_000);
   assert.equal(described.state.paused, false);
 
-  const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+  const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);
   assert.match(metrics, /economic_sync_economic_api_calls_total\{tenant="servicetest",endpoint="\/orders\/drafts\/\{n\}"\} 1/);
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
-import { createApiKey } from '../src/access/api-keys';
+import { createApiKey } from './helpers/api-keys';
 import {
   economicBookedInvoices,
   economicCustomers,

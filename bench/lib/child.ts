@@ -7,6 +7,8 @@ import path from 'node:path';
 export interface ServerChild {
   child: ChildProcess;
   url: string;
+  /** The service's internal operations port (/metrics); the webhook url for the other modes. */
+  metricsUrl: string;
   pid: number;
   /** Peak resident memory so far (MiB), from /proc/<pid>/status; undefined off Linux. */
   peakRssMb(): number | undefined;
@@ -26,9 +28,9 @@ export async function startServerChild(mode: 'service' | 'bare' | 'inline', env:
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    child.on('message', (m: { ready?: boolean; port?: number }) => {
-      if (m.ready) resolve(m.port ?? 0);
+  const { port, metricsPort } = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
+    child.on('message', (m: { ready?: boolean; port?: number; metricsPort?: number }) => {
+      if (m.ready) resolve({ port: m.port ?? 0, metricsPort: m.metricsPort ?? m.port ?? 0 });
     });
     child.once('exit', (code) => reject(new Error(`${mode} server exited early with code ${code}`)));
   });
@@ -54,6 +56,7 @@ export async function startServerChild(mode: 'service' | 'bare' | 'inline', env:
   return {
     child,
     url: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     pid,
     peakRssMb,
     rssMb,

@@ -118,6 +118,12 @@ export type AuthResult = { ok: true; key: AuthenticatedKey } | { ok: false; reas
 
 export interface ApiKeyAuthenticator {
   authenticate(key: unknown): Promise<AuthResult>;
+  /**
+   * Whether this key's last check (by this process) found it valid, without asking the database: the
+   * webhook lets such keys through while their client address is refused for failed authentications,
+   * so that e-conomic's shared senders keep delivering for every other tenant.
+   */
+  recentlyValid(key: unknown): boolean;
 }
 
 /**
@@ -140,6 +146,10 @@ export function createApiKeyAuthenticator(db: Database, options: { timeoutMs?: n
   };
 
   return {
+    recentlyValid(key) {
+      if (typeof key !== 'string' || !looksLikeApiKey(key)) return false;
+      return Boolean(lastKnown.get(hashApiKey(key)));
+    },
     async authenticate(key) {
       if (typeof key !== 'string' || !looksLikeApiKey(key)) return { ok: false, reason: 'invalid' };
       const hash = hashApiKey(key);

@@ -1,7 +1,8 @@
 // The embedded database (PGlite) can be open in one process only. While the service runs on it, the
 // CLI forwards its command over a Unix socket under DATA_DIR to the service, which runs the same
-// handler against its own database. With DATABASE_URL set the CLI never needs this.
-import { existsSync, unlinkSync } from 'node:fs';
+// handler against its own database. With DATABASE_URL set the CLI never needs this. Whoever can connect
+// can run any command (create API keys): the socket is the owner's alone (0600), whatever the umask.
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { runCommand } from './commands';
@@ -45,8 +46,16 @@ export async function serveAdminSocket(ctx: CommandContext, socketPath: string):
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => resolve());
+    // Node binds the socket file synchronously inside listen(): created under this umask, it is never
+    // open to others, not even for an instant; restored at once (the umask is process-wide).
+    const umask = process.umask(0o177);
+    try {
+      server.listen(socketPath, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
+  chmodSync(socketPath, 0o600);
   return () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());

@@ -1,5 +1,5 @@
-// Prometheus metrics of one service instance. A registry per instance (not prom-client's global one),
-// so tests can build many apps in one process.
+// Prometheus metrics of one service process, served on the internal port (./ops-app.ts) in every role.
+// A registry per instance (not prom-client's global one), so tests can build many apps in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
@@ -9,7 +9,7 @@ export function createMetrics() {
     registry,
     webhookEvents: new Counter({
       name: 'economic_sync_webhook_events_total',
-      help: 'Webhook requests by APISource and outcome (signalled, queued, unavailable, unauthorized, rate_limited, invalid, ...).',
+      help: 'Webhook requests by APISource and outcome (signalled, queued, unavailable, unauthorized, auth_rate_limited, rate_limited, invalid, ...).',
       labelNames: ['source', 'outcome'] as const,
       registers: [registry],
     }),

@@ -1,49 +1,77 @@
 // The webhook e-conomic calls (docs/webhook.md): `POST /?APIKey=&APISource=` and its alias
-// `POST /webhooks/economic`. Order of checks: API key (401, before anything about the body is said),
-// rate limit (429), content type and size (415, 413), APISource and body (400), then durable
-// acceptance (202, or 503 when the event could not be made durable anywhere).
+// `POST /webhooks/economic`. Order of checks, each before any work the next one costs:
+// 1. the client address's failed authentications (429): an address over AUTH_FAILURE_LIMIT is refused
+//    before its key is looked up in Postgres, unless the key is one this process recently found valid
+//    (e-conomic sends every tenant's webhooks from the same few addresses: one customer's revoked key
+//    must not silence the others);
+// 2. the API key (401, before anything about the body is said; 503 when it cannot be checked);
+// 3. the key's rate limit (429);
+// 4. content type and size (415, 413), APISource and body (400);
+// 5. durable acceptance (202, or 503 when the event could not be made durable anywhere).
+// The authenticated key travels on the request (`request.webhookKey`), set by the authentication hook.
+// Both limits are @fastify/rate-limit's fixed windows in this process's memory (docs/configuration.md).
 import formbody from '@fastify/formbody';
+import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyAuthenticator, AuthenticatedKey } from '../access/api-keys';
+import type { RateLimits } from '../config';
 import type { GrantRecorder } from '../ingest/grant-recorder';
 import type { Ingestor } from '../ingest/ingestor';
 import { isApiSource } from '../shared/entities';
 import type { Metrics } from './metrics';
-import type { RateLimiter } from './rate-limit';
-import { validateBody, validateSource, type WebhookProblem } from './webhook-validation';
+import { sendProblem } from './problem';
+import { validateBody, validateSource } from './webhook-validation';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key a webhook request authenticated with; null until (and unless) it did. */
+    webhookKey: AuthenticatedKey | null;
+    /** performance.now() when the webhook request arrived, for the acceptance latency. */
+    webhookReceivedAt: number;
+  }
+}
 
 export interface WebhookDeps {
   authenticator: ApiKeyAuthenticator;
-  rateLimiter: RateLimiter;
-  ingestor: Ingestor;
+  ingestor: Pick<Ingestor, 'accept'>;
   grants: GrantRecorder;
   metrics: Metrics;
+  limits: RateLimits;
 }
 
 export const WEBHOOK_PATHS = ['/', '/webhooks/economic'] as const;
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/** Addresses and keys each limit remembers (least recently seen forgotten first). */
+const LIMITER_MEMORY = 20_000;
 
-interface RequestState {
-  startedAt: number;
-  key?: AuthenticatedKey;
-}
+const UNAUTHORIZED = { status: 401, error: 'unauthorized', message: 'The APIKey query parameter is missing, unknown or revoked.' };
+const UNSUPPORTED = { status: 415, error: 'unsupported_media_type', message: 'Send the body as application/json (or application/x-www-form-urlencoded).' };
 
 function sourceLabel(request: FastifyRequest): string {
   const source = (request.query as Record<string, unknown> | undefined)?.APISource;
   return isApiSource(source) ? source : 'unknown';
 }
 
-function fail(reply: FastifyReply, problem: WebhookProblem, retryAfterSeconds?: number): FastifyReply {
-  if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds));
-  return reply.code(problem.status).type('application/json; charset=utf-8').send({ error: problem.error, message: problem.message });
-}
-
 export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Promise<void> {
-  const state = new WeakMap<FastifyRequest, RequestState>();
+  const { limits } = deps;
   const count = (request: FastifyRequest, outcome: string) => deps.metrics.webhookEvents.inc({ source: sourceLabel(request), outcome });
 
   return async (app) => {
     await app.register(async (scope) => {
+      scope.decorateRequest('webhookKey', null);
+      scope.decorateRequest('webhookReceivedAt', 0);
+      await scope.register(rateLimit, { global: false });
+      // `cache` (how many keys a limiter remembers) is honoured per limiter but missing from the plugin's type.
+      const limiter = (options: CreateRateLimitOptions & { cache: number }) => scope.createRateLimit(options);
+      // Keyed by the client address (normalized; IPv6 by /64), as TRUST_PROXY lets Fastify see it.
+      const authFailures = limiter({ max: limits.authFailures, timeWindow: limits.authFailureWindowMs, cache: LIMITER_MEMORY });
+      const perKey = limiter({
+        max: limits.perKey,
+        timeWindow: limits.perKeyWindowMs,
+        keyGenerator: (request) => request.webhookKey?.keyHash ?? '',
+        cache: LIMITER_MEMORY,
+      });
+
       // Only the two body formats e-conomic may send; anything else is a 415.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('application/json', { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'error'));
@@ -54,15 +82,15 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
         // Never err.message: a JSON parse error quotes the body, which holds the grant token.
         if (status === 413) {
           count(request, 'too_large');
-          return fail(reply, { status, error: 'payload_too_large', message: 'The body is larger than 16 KiB.' });
+          return sendProblem(reply, { status, error: 'payload_too_large', message: 'The body is larger than 16 KiB.' });
         }
         if (status === 415) {
           count(request, 'unsupported_media_type');
-          return fail(reply, { status, error: 'unsupported_media_type', message: 'Send the body as application/json (or application/x-www-form-urlencoded).' });
+          return sendProblem(reply, UNSUPPORTED);
         }
         if (status >= 400 && status < 500) {
           count(request, 'invalid');
-          return fail(reply, {
+          return sendProblem(reply, {
             status: 400,
             error: 'invalid_body',
             message: 'The body could not be read: it must be a JSON object (or a form) with the fields "eConomicAPIKey" and "number".',
@@ -70,50 +98,69 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
         }
         count(request, 'error');
         request.log.error({ errCode: err.code, errName: err.name }, 'webhook failed unexpectedly');
-        return fail(reply, { status: 500, error: 'internal_error', message: 'The event could not be handled; please retry.' });
+        return sendProblem(reply, { status: 500, error: 'internal_error', message: 'The event could not be handled; please retry.' });
       });
 
-      const onRequest = async (request: FastifyRequest, reply: FastifyReply) => {
-        const started = performance.now();
-        const query = (request.query ?? {}) as Record<string, unknown>;
-        const auth = await deps.authenticator.authenticate(query.APIKey);
+      const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+        request.webhookReceivedAt = performance.now();
+        const apiKey = (request.query as Record<string, unknown> | undefined)?.APIKey;
+        if (!deps.authenticator.recentlyValid(apiKey)) {
+          const failures = await authFailures(request, { increment: false });
+          if (!failures.isAllowed && failures.remaining === 0) {
+            count(request, 'auth_rate_limited');
+            return sendProblem(
+              reply,
+              { status: 429, error: 'rate_limited', message: 'Too many failed authentications from this address; retry after the time given in Retry-After.' },
+              failures.ttlInSeconds,
+            );
+          }
+        }
+        const auth = await deps.authenticator.authenticate(apiKey);
         if (!auth.ok) {
           if (auth.reason === 'unavailable') {
             count(request, 'unavailable');
-            return fail(reply, { status: 503, error: 'unavailable', message: 'The API key cannot be checked right now; please retry.' }, UNAVAILABLE_RETRY_AFTER_SECONDS);
+            return sendProblem(reply, { status: 503, error: 'unavailable', message: 'The API key cannot be checked right now; please retry.' }, UNAVAILABLE_RETRY_AFTER_SECONDS);
+          }
+          const failures = await authFailures(request);
+          if (!failures.isAllowed && failures.remaining === 0 && failures.isExceeded === false) {
+            // The failure that used up the address's allowance: said once per window.
+            request.log.warn({ remoteAddress: request.ip, limit: limits.authFailures, windowSeconds: limits.authFailureWindowMs / 1000 }, 'client address over its failed-authentication limit');
           }
           count(request, 'unauthorized');
-          return fail(reply, { status: 401, error: 'unauthorized', message: 'The APIKey query parameter is missing, unknown or revoked.' });
+          return sendProblem(reply, UNAUTHORIZED);
         }
-        const wait = deps.rateLimiter.take(auth.key.keyHash);
-        if (wait > 0) {
+        request.webhookKey = auth.key;
+        const usage = await perKey(request);
+        if (!usage.isAllowed && usage.isExceeded) {
           count(request, 'rate_limited');
-          return fail(reply, { status: 429, error: 'rate_limited', message: 'Too many requests for this API key; retry after the time given in Retry-After.' }, wait);
+          return sendProblem(
+            reply,
+            { status: 429, error: 'rate_limited', message: 'Too many requests for this API key; retry after the time given in Retry-After.' },
+            usage.ttlInSeconds,
+          );
         }
-        state.set(request, { startedAt: started, key: auth.key });
       };
 
       const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-        const current = state.get(request);
-        const key = current?.key;
-        if (!current || !key) return fail(reply, { status: 401, error: 'unauthorized', message: 'The APIKey query parameter is missing, unknown or revoked.' });
+        const key = request.webhookKey;
+        if (!key) return sendProblem(reply, UNAUTHORIZED);
         const query = (request.query ?? {}) as Record<string, unknown>;
         const source = validateSource(query.APISource);
         if (!source.ok) {
           count(request, 'invalid');
-          return fail(reply, source.problem);
+          return sendProblem(reply, source.problem);
         }
         if (request.body === undefined) {
           const hasType = request.headers['content-type'] !== undefined;
           count(request, hasType ? 'invalid' : 'unsupported_media_type');
           return hasType
-            ? fail(reply, { status: 400, error: 'invalid_body', message: 'The body is empty: it must hold the fields "eConomicAPIKey" and "number".' })
-            : fail(reply, { status: 415, error: 'unsupported_media_type', message: 'Send the body as application/json (or application/x-www-form-urlencoded).' });
+            ? sendProblem(reply, { status: 400, error: 'invalid_body', message: 'The body is empty: it must hold the fields "eConomicAPIKey" and "number".' })
+            : sendProblem(reply, UNSUPPORTED);
         }
         const input = validateBody(source.source, request.body);
         if (!input.ok) {
           count(request, 'invalid');
-          return fail(reply, input.problem);
+          return sendProblem(reply, input.problem);
         }
         const { value } = input;
         await deps.grants.record(key.tenantId, value.grantToken);
@@ -128,18 +175,14 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
         deps.metrics.webhookEvents.inc({ source: value.source, outcome: accepted.outcome });
         if (accepted.outcome === 'unavailable') {
           request.log.error(logFields, 'webhook event refused: could not be made durable');
-          return fail(
-            reply,
-            { status: 503, error: 'unavailable', message: 'The event could not be recorded right now; please retry.' },
-            UNAVAILABLE_RETRY_AFTER_SECONDS,
-          );
+          return sendProblem(reply, { status: 503, error: 'unavailable', message: 'The event could not be recorded right now; please retry.' }, UNAVAILABLE_RETRY_AFTER_SECONDS);
         }
-        deps.metrics.acceptanceSeconds.observe((performance.now() - current.startedAt) / 1000);
+        deps.metrics.acceptanceSeconds.observe((performance.now() - request.webhookReceivedAt) / 1000);
         request.log.info(logFields, 'webhook event accepted');
         return reply.code(202).send({ eventId: accepted.eventId, workflowId: accepted.workflowId });
       };
 
-      for (const url of WEBHOOK_PATHS) scope.post(url, { onRequest }, handler);
+      for (const url of WEBHOOK_PATHS) scope.post(url, { onRequest: authenticate }, handler);
     });
   };
 }

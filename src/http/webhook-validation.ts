@@ -1,6 +1,8 @@
 // Validation of one webhook call (docs/webhook.md): the APISource query parameter and the body, with an
 // answer that names the field. Never echoes a value that could be a secret.
 import { API_SOURCES, isApiSource, type ApiSource } from '../shared/entities';
+import { isTokenText } from '../util/token-text';
+import type { Problem } from './problem';
 
 export interface WebhookInput {
   source: ApiSource;
@@ -9,11 +11,7 @@ export interface WebhookInput {
   oldNumber?: number;
 }
 
-export interface WebhookProblem {
-  status: number;
-  error: string;
-  message: string;
-}
+export type WebhookProblem = Problem;
 
 export type Validation = { ok: true; value: WebhookInput } | { ok: false; problem: WebhookProblem };
 
@@ -64,7 +62,7 @@ export function validateBody(source: ApiSource, body: unknown): Validation {
   if (grant === undefined || grant === null || grant === '') {
     return bad('missing_economic_api_key', 'The field "eConomicAPIKey" (the agreement grant token) is missing from the body.');
   }
-  if (typeof grant !== 'string' || grant.trim() === '' || grant.length > MAX_GRANT_LENGTH) {
+  if (typeof grant !== 'string' || grant.length > MAX_GRANT_LENGTH) {
     return bad('invalid_economic_api_key', 'The field "eConomicAPIKey" must be the agreement grant token, as text.');
   }
   if (PLACEHOLDER.test(grant)) {
@@ -73,12 +71,19 @@ export function validateBody(source: ApiSource, body: unknown): Validation {
       'The field "eConomicAPIKey" holds a placeholder instead of the agreement grant token: the webhook\'s "Sent data" in e-conomic is wrong.',
     );
   }
+  // It travels in a header on every e-conomic call: a space, line break or NUL would make each one fail.
+  if (!isTokenText(grant)) {
+    return bad(
+      'invalid_economic_api_key',
+      'The field "eConomicAPIKey" must be the agreement grant token: printable ASCII characters without spaces or line breaks. Check the webhook\'s "Sent data" in e-conomic.',
+    );
+  }
   if (fields.number === undefined || fields.number === null || fields.number === '') {
     return bad('missing_number', 'The field "number" is missing from the body; e-conomic fills it in from "[NEWNUMBER]" (or "[INVOICENO]").');
   }
   const number = parseNumber('number', fields.number);
   if (!number.ok) return number.validation;
-  const value: WebhookInput = { source, grantToken: grant.trim(), number: number.value };
+  const value: WebhookInput = { source, grantToken: grant, number: number.value };
   const old = fields.oldNumber;
   if (old !== undefined && old !== null && old !== '') {
     const oldNumber = parseNumber('oldNumber', old);

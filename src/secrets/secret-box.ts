@@ -1,8 +1,9 @@
 // Authenticated encryption (AES-256-GCM) of the customers' e-conomic grant tokens at rest, and a keyed
 // fingerprint (HMAC-SHA-256) that tells "is this the grant we already store?" without decrypting.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDirectory } from '../util/private-dir';
 
 const VERSION = 'v1';
 
@@ -30,7 +31,7 @@ export function loadSecretsKey(secretsKey: string | undefined, dataDir: string):
   if (secretsKey) return parseSecretsKey(secretsKey);
   const file = path.join(dataDir, 'secrets.key');
   if (existsSync(file)) return parseSecretsKey(readFileSync(file, 'utf8'));
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDirectory(dataDir);
   const key = randomBytes(32);
   writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
+import { registerSecret } from '../helpers/test-logs';
 import { compileFilter, FilterError } from './filter';
 import type { TimeReader } from './filter';
 import { HttpError, legacyErrorBody, MISSING_MODULES_ERROR_CODE, problemBody } from './http-error';
@@ -167,6 +168,8 @@ function fields(...names: string[]): ReadonlySet<string> {
 
 export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise<FakeEconomic> {
   const appSecretToken = opts.appSecretToken ?? `fake-app-secret-${randomUUID()}`;
+  // For the suite's no-secret-in-logs check (test/helpers/test-logs.ts).
+  registerSecret('app-secret', appSecretToken);
   const clock = new FakeClock(opts.clockStart);
   const faults = new FaultInjector();
   const agreements = new Map<string, FakeAgreement>();
@@ -570,6 +573,7 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     callLog,
     addAgreement(o) {
       if (agreements.has(o.grantToken)) throw new Error('agreement with that grant token exists');
+      registerSecret('grant-token', o.grantToken);
       const n = o.agreementNumber ?? nextAgreementNumber++;
       const a = new FakeAgreement(clock, o.grantToken, n, o.companyName ?? `Company ${n} ApS`);
       agreements.set(o.grantToken, a);

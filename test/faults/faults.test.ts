@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { createApiKey } from '../../src/access/api-keys';
+import { createApiKey } from '../helpers/api-keys';
 import { queryRows } from '../../src/db/client';
 import type { ApiSource } from '../../src/shared/entities';
 import type { LocalTemporal } from '../../src/temporal/dev-server';

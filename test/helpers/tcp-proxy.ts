@@ -1,9 +1,12 @@
 // A TCP proxy in front of a server, which a test can cut (every connection dropped, new ones refused)
-// and restore on the same port: "Temporal unreachable mid-stream, then back".
+// and restore on the same port: "Temporal unreachable mid-stream, then back". It counts the bytes
+// clients send through it: "no query reached Postgres" is then a number that did not move.
 import net from 'node:net';
 
 export interface TcpProxy {
   address: string;
+  /** Bytes clients have sent to the server through the proxy so far. */
+  bytesToServer(): number;
   cut(): Promise<void>;
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -12,6 +15,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const [targetHost, targetPort] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const sockets = new Set<net.Socket>();
+  let sent = 0;
   const makeServer = () =>
     net.createServer((client) => {
       const upstream = net.connect(targetPort, targetHost);
@@ -25,6 +29,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
+      client.on('data', (chunk: Buffer) => (sent += chunk.length));
       client.pipe(upstream).pipe(client);
     });
   let server = makeServer();
@@ -42,6 +47,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   };
   return {
     address: `127.0.0.1:${port}`,
+    bytesToServer: () => sent,
     cut: stop,
     async restore() {
       if (listening) return;

@@ -1,16 +1,17 @@
-// Builds the webhook server as the service does (buildApp + createWebhookPipeline) over a test
-// database and Temporal client, with its JSON logs captured for inspection.
+// Builds the webhook server as the service does (buildApp + createWebhookPipeline, the service's own
+// logger, timeouts and limits from loadConfig) over a test database and Temporal client, with its JSON
+// logs captured for inspection and for the suite's no-secret-in-logs check.
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
-import { buildApp, requestSerializers } from '../../src/http/app';
-import { createMetrics, type Metrics } from '../../src/http/metrics';
-import { createWebhookPipeline, type WebhookPipeline, type WebhookPipelineOptions } from '../../src/ingest/pipeline';
-import { REDACT_PATHS } from '../../src/logger';
-import { createSecretBox } from '../../src/secrets/secret-box';
+import { loadConfig, type Config, type RateLimits } from '../../src/config';
 import type { Database } from '../../src/db/client';
+import { buildApp } from '../../src/http/app';
+import { createReadiness } from '../../src/http/health';
+import { createMetrics, type Metrics } from '../../src/http/metrics';
+import { createWebhookPipeline, type WebhookPipeline, type WebhookPipelineOptions } from '../../src/http/webhook-pipeline';
+import { createSecretBox } from '../../src/secrets/secret-box';
+import { testLogger } from './test-logs';
 
 export interface TestWebhook {
   app: FastifyInstance;
@@ -21,26 +22,24 @@ export interface TestWebhook {
   close(): Promise<void>;
 }
 
+/** Generous limits, so that only the tests about limits meet them. */
+const TEST_LIMITS: RateLimits = { perKey: 1_000_000, perKeyWindowMs: 60_000, authFailures: 1_000_000, authFailureWindowMs: 60_000 };
+
 export async function startTestWebhook(options: {
   db: Database;
   client: Client;
   taskQueue: string;
-  rateLimitPerSecond?: number;
-  rateLimitBurst?: number;
+  limits?: Partial<RateLimits>;
+  /** Variables as the service reads them (TRUST_PROXY, HTTP_* timeouts). */
+  env?: Record<string, string>;
   ingest?: WebhookPipelineOptions['ingest'];
   relay?: WebhookPipelineOptions['relay'];
   startRelay?: boolean;
   /** The key grants are encrypted with; share it with a worker that must decrypt them. */
   secretsKey?: Buffer;
 }): Promise<TestWebhook> {
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logs.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  const log = pino({ level: 'debug', base: { service: 'economic-sync' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
+  const config: Config = loadConfig(options.env ?? {});
+  const { log, lines } = testLogger('webhook');
   const metrics = createMetrics();
   const secretsKey = options.secretsKey ?? randomBytes(32);
   const pipeline = createWebhookPipeline({
@@ -50,16 +49,16 @@ export async function startTestWebhook(options: {
     secretBox: createSecretBox(secretsKey),
     metrics,
     log,
-    rateLimitPerSecond: options.rateLimitPerSecond ?? 100_000,
-    rateLimitBurst: options.rateLimitBurst ?? 1_000_000,
+    limits: { ...TEST_LIMITS, ...options.limits },
     ingest: options.ingest,
     relay: { idleIntervalMs: 100, minBackoffMs: 100, maxBackoffMs: 500, ...options.relay },
     eventLog: { flushIntervalMs: 20 },
   });
   const app = await buildApp({
-    metrics,
-    probes: [],
-    logger: { level: 'debug', stream, serializers: requestSerializers, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    log,
+    trustProxy: config.trustProxy,
+    timeouts: config.http,
+    readiness: createReadiness([], metrics),
     register: pipeline.register,
   });
   if (options.startRelay !== false) pipeline.start();
@@ -68,7 +67,7 @@ export async function startTestWebhook(options: {
     pipeline,
     metrics,
     secretsKey,
-    logs,
+    logs: lines,
     async close() {
       await app.close();
       await pipeline.stop();

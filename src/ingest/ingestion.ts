@@ -1,30 +1,33 @@
-// Composes webhook ingestion from its parts, the same way for the service and for tests: API key
-// authentication, rate limit, grant store, durable acceptance (Temporal, else the inbox), the audit
-// trail of signalled events and the inbox relay.
+// Composes webhook ingestion from its parts, the same way for the service and for tests: the grant
+// store, durable acceptance (Temporal, else the inbox), the audit trail of signalled events and the inbox
+// relay. It knows nothing of HTTP: the webhook route (src/http/webhook-pipeline.ts) drives it, and what
+// it observes reaches the process's metrics through the IngestObserver it is given.
 import type { Client } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
-import { createApiKeyAuthenticator } from '../access/api-keys';
 import type { Database } from '../db/client';
-import type { Metrics } from '../http/metrics';
-import { createRateLimiter } from '../http/rate-limit';
-import { webhookRoutes } from '../http/webhook-route';
 import type { Logger } from '../logger';
 import type { SecretBox } from '../secrets/secret-box';
 import { createEventLog, type EventLog } from './event-log';
-import { createGrantRecorder } from './grant-recorder';
+import { createGrantRecorder, type GrantRecorder } from './grant-recorder';
 import { createInboxRelay, type InboxRelay, type InboxRelayOptions } from './inbox-relay';
 import { createIngestor, createTemporalGate, type Ingestor, type IngestorOptions, type TemporalGate } from './ingestor';
 
-export interface WebhookPipelineOptions {
+/** What ingestion reports as it goes (the service feeds its metrics from these). */
+export interface IngestObserver {
+  dependencyUp(dependency: 'temporal' | 'postgres', up: boolean): void;
+  inboxDepth(depth: number): void;
+  inboxQueued(): void;
+  inboxRelayed(count: number): void;
+  eventLogDropped(count: number): void;
+}
+
+export interface IngestionOptions {
   db: Database;
   client: Client;
   taskQueue: string;
   /** Encrypts the grant tokens webhooks bring (the same box the worker decrypts them with). */
   secretBox: SecretBox;
-  metrics: Metrics;
   log: Logger;
-  rateLimitPerSecond: number;
-  rateLimitBurst: number;
+  observer?: IngestObserver;
   ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs'>;
   relay?: Pick<InboxRelayOptions, 'batchSize' | 'idleIntervalMs' | 'minBackoffMs' | 'maxBackoffMs' | 'signalTimeoutMs' | 'parallelism'>;
   eventLog?: { batchSize?: number; flushIntervalMs?: number };
@@ -32,10 +35,9 @@ export interface WebhookPipelineOptions {
   onNewGrant?: (tenantId: number) => Promise<void>;
 }
 
-export interface WebhookPipeline {
-  /** Pass to buildApp({ register }). */
-  register: (app: FastifyInstance) => Promise<void>;
+export interface Ingestion {
   ingestor: Ingestor;
+  grants: GrantRecorder;
   relay: InboxRelay;
   eventLog: EventLog;
   gate: TemporalGate;
@@ -45,14 +47,13 @@ export interface WebhookPipeline {
   stop(): Promise<void>;
 }
 
-export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookPipeline {
-  const { db, client, taskQueue, metrics } = options;
+export function createIngestion(options: IngestionOptions): Ingestion {
+  const { db, client, taskQueue, observer } = options;
   const log = options.log.child({ component: 'ingest' });
-  const temporalUp = (up: boolean) => metrics.dependencyUp.set({ dependency: 'temporal' }, up ? 1 : 0);
-  const gate = createTemporalGate(temporalUp);
+  const gate = createTemporalGate((up) => observer?.dependencyUp('temporal', up));
   // Events whose signal may have landed although it failed: the relay checks history before resending.
   const uncertain = new Set<string>();
-  const eventLog = createEventLog({ db, log, ...options.eventLog, onDropped: (n) => metrics.eventLogDropped.inc(n) });
+  const eventLog = createEventLog({ db, log, ...options.eventLog, onDropped: (n) => observer?.eventLogDropped(n) });
   const relay = createInboxRelay({
     db,
     client,
@@ -61,8 +62,8 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
     gate,
     uncertain,
     ...options.relay,
-    onDepth: (depth) => metrics.inboxDepth.set(depth),
-    onRelayed: (n) => metrics.inboxRelayed.inc(n),
+    onDepth: (depth) => observer?.inboxDepth(depth),
+    onRelayed: (n) => observer?.inboxRelayed(n),
   });
   const ingestor = createIngestor({
     db,
@@ -74,21 +75,15 @@ export function createWebhookPipeline(options: WebhookPipelineOptions): WebhookP
     uncertain,
     ...options.ingest,
     onQueued: () => {
-      metrics.inboxDepth.inc();
+      observer?.inboxQueued();
       relay.notify();
     },
-    onPostgres: (up) => metrics.dependencyUp.set({ dependency: 'postgres' }, up ? 1 : 0),
+    onPostgres: (up) => observer?.dependencyUp('postgres', up),
   });
-  const register = webhookRoutes({
-    authenticator: createApiKeyAuthenticator(db),
-    rateLimiter: createRateLimiter({ ratePerSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst }),
-    ingestor,
-    grants: createGrantRecorder({ db, box: options.secretBox, log, onNewGrant: options.onNewGrant }),
-    metrics,
-  });
+  const grants = createGrantRecorder({ db, box: options.secretBox, log, onNewGrant: options.onNewGrant });
   return {
-    register,
     ingestor,
+    grants,
     relay,
     eventLog,
     gate,
