@@ -1,7 +1,8 @@
 // Composes the running service from configuration: database (migrated), Temporal, the sync worker and
-// the webhook server, by ROLE. `stop()` shuts it down in the safe order: stop taking requests (drain
+// the webhook server, by ROLE. DATA_DIR is created only by what needs it (the embedded database, the
+// launched dev server, a generated secrets key), so the split roles run on a read-only filesystem
+// (docs/production.md). `stop()` shuts it down in the safe order: stop taking requests (drain
 // HTTP), let the worker finish its tasks, then close Temporal (and the dev server) and the database.
-import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -42,7 +43,6 @@ export async function startService(config: Config, log: Logger): Promise<Running
   if (config.role !== 'all' && !config.temporalAddress) {
     throw new ConfigError(`ROLE=${config.role} needs TEMPORAL_ADDRESS: the local dev server is launched only with ROLE=all`);
   }
-  mkdirSync(config.dataDir, { recursive: true });
   installTemporalLogger(log);
   guardPostgresJsNullSocketWrite(log);
 
