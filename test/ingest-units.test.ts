@@ -7,13 +7,12 @@ import { createApiKey, createApiKeyAuthenticator, revokeApiKey } from '../src/ac
 import { syncEvents } from '../src/db/schema';
 import { createRateLimiter } from '../src/http/rate-limit';
 import { createSemaphore } from '../src/ingest/semaphore';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals } from './helpers/history';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { startTestWebhook, waitFor } from './helpers/webhook';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 
 before(async () => {
