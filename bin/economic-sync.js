@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The installed `economic-sync` command (docs/cli.md). After `npm run build` it runs the compiled CLI in
-// this process (no tsx in production images); in a checkout without a build it runs the TypeScript CLI
-// through tsx, a development dependency.
+// this process (no tsx in production images), so in a development checkout rebuild after changing the
+// sources, or use `npm run cli`; without a build it runs the TypeScript CLI through tsx, a development
+// dependency.
 const { existsSync } = require('node:fs');
 const path = require('node:path');
 const root = path.resolve(__dirname, '..');
