@@ -7,6 +7,7 @@
 //   start      run the server in the foreground (SIGTERM/SIGINT stop it), with every service or some
 //   namespace  wait for SERVING, create the namespace, register economic-sync's search attributes
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { resolveTemporalCli } from '../src/temporal/cli-binary';
@@ -14,7 +15,7 @@ import { resolveServerBinaries } from './temporal-server/binaries';
 import { prepareNamespace } from './temporal-server/namespace';
 import { parsePostgresUrl } from './temporal-server/postgres-target';
 import { setupSchema } from './temporal-server/schema';
-import { serverArgs, serverEnvironment, TEMPORAL_SERVICES, writeServerConfig } from './temporal-server/server-config';
+import { CONFIG_ENV, serverArgs, serverEnvironment, TEMPORAL_SERVICES, writeServerConfig } from './temporal-server/server-config';
 
 const report = (line: string) => console.log(line);
 
@@ -74,7 +75,8 @@ program
   .option('--service <name>', `run only this service (repeatable): ${TEMPORAL_SERVICES.join(', ')}`, service)
   .option('--log-level <level>', 'server log level', 'warn')
   .action(async (options: { root: string; postgres: string; database: string; visibilityDatabase: string; ip: string; broadcastAddress?: string; port: number; historyShards: number; service?: string[]; logLevel: string }) => {
-    const { server } = await resolveServerBinaries();
+    const root = path.resolve(options.root);
+    if (!existsSync(path.join(root, 'config', `${CONFIG_ENV}.yaml`))) throw new Error(`no ${path.join(root, 'config', `${CONFIG_ENV}.yaml`)}: run \`config --root ${options.root}\` first`);
     const env = serverEnvironment({
       target: parsePostgresUrl(options.postgres),
       databases: { database: options.database, visibilityDatabase: options.visibilityDatabase },
@@ -84,7 +86,7 @@ program
       historyShards: options.historyShards,
       logLevel: options.logLevel,
     });
-    const root = path.resolve(options.root);
+    const { server } = await resolveServerBinaries();
     // The server resolves the dynamic config file relative to its working directory: the root.
     const child = spawn(server, serverArgs(root, options.service), { cwd: root, env: { ...process.env, ...env }, stdio: 'inherit' });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => child.kill(signal));

@@ -22,8 +22,13 @@ export function writeServerConfig(root: string): string {
 /**
  * The ports of one server, from the frontend's: the offsets of Temporal's own defaults (7233 frontend,
  * 7234 history, 7235 matching, 7239 worker, 7243 frontend HTTP, 6933-6939 membership, 8000 metrics).
+ * Temporal keeps each host's membership port in a smallint column (cluster_membership.rpc_port), so a
+ * frontend port above 32467 makes the server fail at start.
  */
 export function serverPorts(frontend: number): Record<string, number> {
+  if (!Number.isInteger(frontend) || frontend - 300 < 1 || frontend - 294 > 32_767 || frontend + 767 > 65_535) {
+    throw new Error(`--port ${frontend}: must be from 301 to 32467 (the membership ports, 300 below it, must fit Temporal's smallint)`);
+  }
   return {
     TEMPORAL_FRONTEND_PORT: frontend,
     TEMPORAL_HISTORY_PORT: frontend + 1,

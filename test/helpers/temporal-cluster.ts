@@ -45,10 +45,13 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A frontend port whose whole block (frontend-300 … frontend+767, docs/production.md) is free. */
+/**
+ * A frontend port whose whole block (frontend-300 … frontend+767, docs/production.md) is free; below
+ * 32467, as the membership ports must fit Temporal's smallint (scripts/temporal-server/server-config.ts).
+ */
 async function freeFrontendPort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const frontend = 20_000 + Math.floor(Math.random() * 20_000);
+    const frontend = 12_000 + Math.floor(Math.random() * 20_000);
     const offsets = [0, 1, 2, 6, 10, 767, -300, -299, -298, -294];
     if ((await Promise.all(offsets.map((o) => portFree(frontend + o)))).every(Boolean)) return frontend;
   }
