@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.cache/**', '.test-logs/**', 'drizzle/**', 'bench/results.json', 'bin/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', '.cache/**', '.test-logs/**', 'drizzle/**', 'bench/results.json', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -2,13 +2,14 @@
 // runs each scenario against the real webhook server (a child process: src/service.ts startService),
 // prints a table and writes bench/results.json. Every figure comes with a baseline measured in the same
 // run, and the ratio. Knobs (env): BENCH_SCALE (multiplies every size, default 1), BENCH_ONLY
-// (comma list: acceptance,e2e,reconcile,burst), BENCH_ACCEPT_SECONDS, BENCH_E2E_EVENTS,
+// (comma list: acceptance,e2e,reconcile,burst,topology), BENCH_ACCEPT_SECONDS, BENCH_E2E_EVENTS,
 // BENCH_E2E_ENTITIES, BENCH_E2E_CONCURRENCY, BENCH_BURST, BENCH_BURST_ENTITIES, BENCH_BURST_CONCURRENCY,
-// BENCH_RECONCILE_DOCS, BENCH_LOG_LEVEL (service log level, default info), BENCH_CPU_PROF=1 (profile
+// BENCH_RECONCILE_DOCS, BENCH_TOPOLOGY_EVENTS, BENCH_TOPOLOGY_ENTITIES, BENCH_TOPOLOGY_SECONDS,
+// BENCH_TEMPORAL_SHARDS, BENCH_LOG_LEVEL (service log level, default info), BENCH_CPU_PROF=1 (profile
 // the service during the acceptance run, summary in the results).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client, Connection } from '@temporalio/client';
@@ -24,6 +25,7 @@ import { startLocalTemporal, type LocalTemporal } from '../src/temporal/dev-serv
 import { entityChange } from '../src/shared/sync-signals';
 import { signalEntityChange } from '../src/temporal/signal-entity';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/database';
+import { SOURCE_SCRIPT, startTemporalCluster } from '../test/helpers/temporal-cluster';
 import { emitWebhooks, seedAgreement, startFakeEconomic, type FakeAgreement, type FakeEconomic, type SeedResult } from '../test/fake-economic';
 import { startServerChild } from './lib/child';
 import { plainCopy } from './lib/plain-copy';
@@ -37,7 +39,7 @@ const SCALE = Number(env.BENCH_SCALE ?? 0.1);
 const num = (name: string, dflt: number) => Math.max(1, Math.round(env[name] ? Number(env[name]) : dflt * SCALE));
 /** Not scaled: durations and timeouts. */
 const fixed = (name: string, dflt: number) => (env[name] ? Number(env[name]) : dflt);
-const ONLY = new Set((env.BENCH_ONLY ?? 'acceptance,e2e,reconcile,burst').split(',').map((s) => s.trim()));
+const ONLY = new Set((env.BENCH_ONLY ?? 'acceptance,e2e,reconcile,burst,topology').split(',').map((s) => s.trim()));
 
 const SOURCE_OF: Record<DocKind, ApiSource> = {
   order: 'eConomicOrder',
@@ -63,7 +65,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 interface Ctx {
-  temporal: LocalTemporal;
+  /** The Temporal the scenario's service processes use (the in-memory dev server, or a topology's backend). */
+  temporal: Pick<LocalTemporal, 'address' | 'namespace'>;
   client: Client;
   database: TestDatabase;
   fake: FakeEconomic;
@@ -460,6 +463,102 @@ async function burst(ctx: Ctx): Promise<void> {
   );
 }
 
+// ---------------------------------------------------------------- topology
+
+interface Backend {
+  name: string;
+  temporal: Pick<LocalTemporal, 'address' | 'namespace'>;
+  stop(): Promise<void>;
+}
+
+/** The embedded default's dev server, with its state in a file as `npm start` keeps it, with or without WAL. */
+async function devServerBackend(name: string, wal: boolean): Promise<Backend> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'economic-sync-bench-'));
+  const server = await startLocalTemporal({ dbFilename: path.join(dir, 'temporal.sqlite'), wal });
+  return { name, temporal: server, stop: async () => { await server.shutdown(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** A Temporal server on Postgres, provisioned with scripts/temporal-server.ts into fresh databases. */
+async function clusterBackend(name: string): Promise<Backend> {
+  const cluster = await startTemporalCluster({ script: SOURCE_SCRIPT, historyShards: fixed('BENCH_TEMPORAL_SHARDS', 4) });
+  return { name, temporal: cluster, stop: () => cluster.stop() };
+}
+
+interface TopologyResult {
+  backend: string;
+  workers: number;
+  webhooksPerS: number;
+  e2eMs: number;
+  complete: boolean;
+  rowsOk: number;
+  entities: number;
+}
+
+/** One ROLE=api process and `workers` ROLE=worker processes: webhooks until every row is committed. */
+async function topologyRun(ctx: Ctx, backend: string, workers: number, run: number): Promise<TopologyResult> {
+  const events = num('BENCH_TOPOLOGY_EVENTS', 10_000);
+  const entities = Math.min(events, num('BENCH_TOPOLOGY_ENTITIES', 2_000));
+  const perEntity = Math.max(1, Math.round(events / entities));
+  const tenant = `bench-topology-${run}`;
+  const t = await tenantWithAgreement(ctx, tenant);
+  const refs = seedDocuments(t.agreement, entities);
+  const taskQueue = `bench-topology-${run}`;
+  const children = await Promise.all(Array.from({ length: workers }, () => startServerChild('service', serviceEnv(ctx, 'worker', taskQueue))));
+  const api = await startServerChild('service', serviceEnv(ctx, 'api', taskQueue));
+  children.push(api);
+  try {
+    log(`topology ${backend}, ${workers} worker process(es): ${refs.length * perEntity} webhooks over ${refs.length} entities (load ${load()})`);
+    const started = performance.now();
+    const sent = await sendWebhooks(api.url, t.key, t.grant, refs, perEntity, Number(env.BENCH_E2E_CONCURRENCY ?? 50));
+    const complete = await waitUntil('every row committed', () => syncedAndIdle(ctx, tenant, t.tenantId, refs), fixed('BENCH_E2E_TIMEOUT_S', 900) * 1000);
+    const e2eMs = performance.now() - started;
+    const check = await compareWithFake(ctx.database.db, t.tenantId, t.agreement, refs);
+    return { backend, workers, webhooksPerS: (refs.length * perEntity) / (sent.ms / 1000), e2eMs, complete, rowsOk: check.present - check.mismatched.length, entities: refs.length };
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+async function topology(ctx: Ctx): Promise<void> {
+  const seconds = fixed('BENCH_TOPOLOGY_SECONDS', 10);
+  const specs = [
+    { name: 'dev server, no WAL', start: () => devServerBackend('dev server, no WAL', false), workers: [1] },
+    { name: 'dev server, WAL', start: () => devServerBackend('dev server, WAL', true), workers: [1, 2] },
+    { name: 'Temporal on Postgres', start: () => clusterBackend('Temporal on Postgres'), workers: [1, 2] },
+  ];
+  const signals: Record<string, Awaited<ReturnType<typeof rawSignals>>> = {};
+  const runs: TopologyResult[] = [];
+  for (const spec of specs) {
+    const backend = await spec.start();
+    const connection = await Connection.connect({ address: backend.temporal.address });
+    const on: Ctx = { ...ctx, temporal: backend.temporal, client: new Client({ connection, namespace: backend.temporal.namespace }) };
+    try {
+      log(`signal-with-start from one process on ${spec.name}, 50 at a time for ${seconds} s (load ${load()})`);
+      await rawSignals(on, 'bench-topology-raw', 10, 1, 1);
+      signals[spec.name] = await rawSignals(on, 'bench-topology-raw', 50, seconds, 1_000_000);
+      for (const workers of spec.workers) runs.push(await topologyRun(on, spec.name, workers, runs.length + 1));
+    } finally {
+      await connection.close();
+      await backend.stop();
+    }
+  }
+  details.topology = { seconds, signals, runs };
+  const rawOf = (name: string) => signals[name]?.rps ?? NaN;
+  const noWal = 'dev server, no WAL';
+  const wal = 'dev server, WAL';
+  for (const name of Object.keys(signals)) {
+    rows.push({ scenario: `topology: ${name}`, measure: 'signal-with-start/s from one process vs dev server without WAL', value: fmt(rawOf(name)), baseline: fmt(rawOf(noWal)), ratio: ratio(rawOf(name), rawOf(noWal)), notes: `p50 ${fmt(signals[name]?.p50, 1)} ms, p99 ${fmt(signals[name]?.p99, 1)} ms, errors ${signals[name]?.errors ?? 0}` });
+  }
+  const base = runs.find((r) => r.backend === wal && r.workers === 1);
+  for (const r of runs) {
+    const s = `topology: ${r.backend}, ${r.workers} worker${r.workers > 1 ? 's' : ''}`;
+    rows.push(
+      { scenario: s, measure: 'webhooks/s (1 API process) vs dev server WAL, 1 worker', value: fmt(r.webhooksPerS), baseline: fmt(base?.webhooksPerS), ratio: ratio(r.webhooksPerS, base?.webhooksPerS ?? NaN) },
+      { scenario: s, measure: 'seconds until every row committed vs dev server WAL, 1 worker', value: r.complete ? fmt(r.e2eMs / 1000, 1) : `>${fmt(r.e2eMs / 1000, 0)} (incomplete)`, baseline: fmt((base?.e2eMs ?? NaN) / 1000, 1), ratio: ratio(r.e2eMs, base?.e2eMs ?? NaN), notes: `rows ok ${r.rowsOk}/${r.entities}` },
+    );
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -470,7 +569,7 @@ async function main(): Promise<void> {
   const ctx: Ctx = { temporal, client: new Client({ connection, namespace: temporal.namespace }), database, fake, secretsKeyHex: randomBytes(32).toString('hex') };
   const loads: Record<string, string> = { start: load() };
   try {
-    for (const [name, run] of [['acceptance', acceptance], ['e2e', endToEnd], ['reconcile', reconciliation], ['burst', burst]] as const) {
+    for (const [name, run] of [['acceptance', acceptance], ['e2e', endToEnd], ['reconcile', reconciliation], ['burst', burst], ['topology', topology]] as const) {
       if (!ONLY.has(name)) continue;
       loads[`before ${name}`] = load();
       const t0 = performance.now();

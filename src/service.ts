@@ -1,7 +1,9 @@
 // Composes the running service from configuration: database (migrated), Temporal, the sync worker and
 // the webhook server, by ROLE, plus the internal operations port (metrics, health) in every role.
-// `stop()` shuts it down in the safe order: stop taking requests (drain HTTP), let the worker finish its
-// tasks, then close Temporal (and the dev server) and the database.
+// DATA_DIR is created (mode 0700) only when something embedded needs it (the embedded database, the
+// launched dev server, a generated secrets key), so the split roles run on a read-only filesystem
+// (docs/production.md). `stop()` shuts it down in the safe order: stop taking requests (drain HTTP), let
+// the worker finish its tasks, then close Temporal (and the dev server) and the database.
 import type { FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -46,9 +48,11 @@ export async function startService(config: Config, log: Logger): Promise<Running
   if (usesDemoAppSecret(config)) {
     log.warn('ECONOMIC_APP_SECRET_TOKEN is not set: using e-conomic\'s public "demo" app secret, which reads only the demo agreement. Set your app\'s secret token for real agreements.');
   }
-  const dataDir = ensurePrivateDirectory(config.dataDir);
-  if (dataDir.tightened) log.warn({ dataDir: config.dataDir }, 'DATA_DIR was open to other users; set to mode 0700');
-  if (dataDir.open) log.warn({ dataDir: config.dataDir }, 'DATA_DIR is open to other users and owned by another user; make it mode 0700');
+  if (!config.databaseUrl || !config.temporalAddress || !config.secretsKey) {
+    const dataDir = ensurePrivateDirectory(config.dataDir);
+    if (dataDir.tightened) log.warn({ dataDir: config.dataDir }, 'DATA_DIR was open to other users; set to mode 0700');
+    if (dataDir.open) log.warn({ dataDir: config.dataDir }, 'DATA_DIR is open to other users and owned by another user; make it mode 0700');
+  }
   installTemporalLogger(log);
   guardPostgresJsNullSocketWrite(log);
 

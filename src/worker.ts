@@ -1,13 +1,35 @@
 // The Temporal worker of economic-sync: runs the workflows in ../workflows with the activities built
-// from their dependencies.
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+// from their dependencies. Compiled (production), it loads the workflow bundle `npm run build` wrote
+// (docs/production.md); from the sources (development, tests) it bundles the workflow code once per process.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities } from '../activities';
+import { PROJECT_ROOT, RUNNING_COMPILED } from './project-root';
+
+/** Written by `npm run build` (scripts/build.ts) next to the compiled code. */
+export const PREBUILT_WORKFLOW_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
+
+/** Bundles the workflow sources with webpack (seconds): at build time, or at start from the sources. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+}
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** Bundles the workflow code once per process (webpack takes seconds; tests create many workers). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+/**
+ * The workflow code for a Worker. Compiled, only the prebuilt bundle is used: bundling at every start
+ * costs seconds and memory in each worker process, and could differ from the code that was built.
+ */
+export async function workflowBundle(): Promise<WorkflowBundleOption> {
+  if (RUNNING_COMPILED) {
+    if (!existsSync(PREBUILT_WORKFLOW_BUNDLE)) {
+      throw new Error(`${PREBUILT_WORKFLOW_BUNDLE} is missing: run \`npm run build\` (it compiles the service and prebuilds the workflow bundle)`);
+    }
+    return { codePath: PREBUILT_WORKFLOW_BUNDLE };
+  }
+  // Tests create many workers in one process: bundle once.
+  bundle ??= bundleWorkflows();
   return bundle;
 }
 

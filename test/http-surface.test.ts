@@ -16,15 +16,14 @@ import { loadGrant } from '../src/access/grants';
 import { openDatabase, queryRows, type DatabaseHandle } from '../src/db/client';
 import { createSecretBox } from '../src/secrets/secret-box';
 import { API_SOURCES } from '../src/shared/entities';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { createApiKey } from './helpers/api-keys';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { registerSecret } from './helpers/test-logs';
 import { startTestWebhook, type TestWebhook } from './helpers/webhook';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let webhook: TestWebhook;
 let keyA: string;

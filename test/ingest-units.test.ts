@@ -7,17 +7,16 @@ import { eq } from 'drizzle-orm';
 import { createApiKeyAuthenticator, revokeApiKey } from '../src/access/api-keys';
 import { syncEvents } from '../src/db/schema';
 import { createSemaphore } from '../src/ingest/semaphore';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { createApiKey } from './helpers/api-keys';
 import { registerSecret } from './helpers/test-logs';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals } from './helpers/history';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { startTestWebhook, waitFor } from './helpers/webhook';
 
 registerSecret('grant-token', 'grant-saturated');
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 
 before(async () => {

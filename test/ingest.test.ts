@@ -19,16 +19,15 @@ import { createEventLog } from '../src/ingest/event-log';
 import { createIngestor, createTemporalGate } from '../src/ingest/ingestor';
 import { createInboxRelay } from '../src/ingest/inbox-relay';
 import { API_SOURCES } from '../src/shared/entities';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { createApiKey } from './helpers/api-keys';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals } from './helpers/history';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { registerSecret, testLogger } from './helpers/test-logs';
 import { startTestWebhook, waitFor } from './helpers/webhook';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let proxy: TcpProxy;
 let connection: Connection;

@@ -14,16 +14,15 @@ import { adminSocketPath, forwardCommand, serveAdminSocket } from '../src/cli/ad
 import { loadConfig, loadServiceConfig } from '../src/config';
 import { loadSecretsKey } from '../src/secrets/secret-box';
 import { startService, type RunningService } from '../src/service';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { ensurePrivateDirectory } from '../src/util/private-dir';
 import { startFakeEconomic, type FakeEconomic } from './fake-economic';
 import { createApiKey } from './helpers/api-keys';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { registerSecret, testLogger } from './helpers/test-logs';
 import { waitFor } from './helpers/wait';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let fake: FakeEconomic;
 let api: RunningService;

@@ -12,15 +12,14 @@ import { createApiKey } from './helpers/api-keys';
 import { loadConfig } from '../src/config';
 import { economicOrders } from '../src/db/schema';
 import { startService, type RunningService } from '../src/service';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import type { entitySyncWorkflow } from '../workflows/entity-sync';
 import { startFakeEconomic, type FakeEconomic } from './fake-economic';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { testLogger } from './helpers/test-logs';
 import { waitFor } from './helpers/wait';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let fake: FakeEconomic;
 let service: RunningService;

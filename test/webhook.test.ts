@@ -13,15 +13,14 @@ import { queryRows } from '../src/db/client';
 import { syncEvents } from '../src/db/schema';
 import { createSecretBox } from '../src/secrets/secret-box';
 import { API_SOURCES, SOURCE_KIND } from '../src/shared/entities';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { createApiKey } from './helpers/api-keys';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals, historyText } from './helpers/history';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { registerSecret } from './helpers/test-logs';
 import { startTestWebhook, waitFor, type TestWebhook } from './helpers/webhook';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let webhook: TestWebhook;
 let keyA: string;

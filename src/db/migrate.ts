@@ -6,9 +6,10 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import postgres from 'postgres';
+import { PROJECT_ROOT } from '../project-root';
 import type { DatabaseHandle } from './client';
 
-export const MIGRATIONS_FOLDER = path.resolve(__dirname, '..', '..', 'drizzle');
+export const MIGRATIONS_FOLDER = path.join(PROJECT_ROOT, 'drizzle');
 const MIGRATION_LOCK_ID = 4_711_301;
 
 export async function migrateDatabase(handle: DatabaseHandle): Promise<void> {

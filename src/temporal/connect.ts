@@ -37,12 +37,12 @@ export async function connectTemporal(config: Config, log: Logger, options: { wo
   }
 
   // Lazy: the webhook server must start (and fall back to its inbox) even while Temporal is down.
-  const connection = local ? local.env.connection : Connection.lazy({ address });
+  const connection = Connection.lazy({ address });
   const client = new Client({ connection, namespace: config.temporalNamespace });
 
   let nativeConnection: NativeConnection | undefined;
   if (options.worker) {
-    nativeConnection = local ? local.env.nativeConnection : await connectWithRetry(() => NativeConnection.connect({ address }), log, address);
+    nativeConnection = await connectWithRetry(() => NativeConnection.connect({ address }), log, address);
     // Registering needs a reachable server; the API alone can run without it.
     if (!local) await ensureSearchAttributes(connection, config.temporalNamespace);
   } else if (!local) {
@@ -59,12 +59,9 @@ export async function connectTemporal(config: Config, log: Logger, options: { wo
     nativeConnection,
     uiUrl: local ? `http://localhost:${config.temporalUiPort}` : undefined,
     async close() {
-      if (local) {
-        await local.shutdown();
-      } else {
-        await nativeConnection?.close();
-        await connection.close();
-      }
+      await nativeConnection?.close();
+      await connection.close();
+      await local?.shutdown();
     },
   };
 }

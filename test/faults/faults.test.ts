@@ -15,12 +15,11 @@ import postgres from 'postgres';
 import { createApiKey } from '../helpers/api-keys';
 import { queryRows } from '../../src/db/client';
 import type { ApiSource } from '../../src/shared/entities';
-import type { LocalTemporal } from '../../src/temporal/dev-server';
 import { compareWithFake, type DocKind, type EntityRef } from '../../bench/lib/verify';
 import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from '../fake-economic';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { startTestTemporal, uniqueTaskQueue } from '../helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from '../helpers/temporal';
 import { startTestWebhook, type TestWebhook } from '../helpers/webhook';
 import { startWorkerProcess, type WorkerProcess, type WorkerProcessEnv } from '../helpers/worker-process';
 
@@ -32,7 +31,7 @@ const RATE = Number(process.env.FAULTS_RATE ?? 15);
 const FAULT_MS = Number(process.env.FAULTS_FAULT_MS ?? 8000);
 const RECOVERY_TIMEOUT_MS = 150_000;
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let fake: FakeEconomic;
 let proxy: TcpProxy;

@@ -10,13 +10,12 @@ import { CallCounter } from '../../src/economic';
 import { createSecretBox, type SecretBox } from '../../src/secrets/secret-box';
 import type { EntityKind } from '../../src/shared/entities';
 import { entityChange } from '../../src/shared/sync-signals';
-import type { LocalTemporal } from '../../src/temporal/dev-server';
 import { entityWorkflowsOn, signalEntityChange } from '../../src/temporal/signal-entity';
 import type { ActivityDeps } from '../../activities';
 import type { entitySyncWorkflow } from '../../workflows/entity-sync';
 import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from '../fake-economic';
 import { createTestDatabase, type TestDatabase } from './database';
-import { startTestTemporal, startTestWorker, uniqueTaskQueue } from './temporal';
+import { startTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from './temporal';
 
 export interface TestTenant {
   id: number;
@@ -28,7 +27,7 @@ export interface TestTenant {
 export interface SyncHarness {
   /** The secret box's key, for worker processes that must decrypt the same grants. */
   secretsKeyHex: string;
-  temporal: LocalTemporal;
+  temporal: TestTemporal;
   database: TestDatabase;
   fake: FakeEconomic;
   secretBox: SecretBox;
@@ -99,7 +98,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
  * replay test (test/replay.test.ts) that guards workflow determinism. One history per workflow type and
  * outcome shape is enough; names say what each covers.
  */
-async function recordHistories(temporal: LocalTemporal, prefix: string): Promise<void> {
+async function recordHistories(temporal: TestTemporal, prefix: string): Promise<void> {
   const dir = path.join(__dirname, '..', 'histories');
   mkdirSync(dir, { recursive: true });
   const seen = new Set<string>();
