@@ -106,6 +106,7 @@ test('the FK race converges without hanging: a project renumbered between the or
     const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, acme.id), eq(syncState.kind, 'order'), eq(syncState.number, order)));
     assert.equal(state?.lastOutcome, 'synced');
   } finally {
+    held.release();
     delete hooks.beforeCommit;
   }
 });
@@ -163,6 +164,7 @@ test('no resurrection: a customer fetched before its deletion was seen is not br
     assert.equal(row?.deletedAt?.getTime(), deleted.deletedAt.getTime(), 'still deleted, as of its deletion');
     assert.equal((await orderRow(order))?.customerNumber, customer, 'the order commits against the kept row');
   } finally {
+    held.release();
     delete hooks.beforeCommit;
   }
 });
@@ -208,6 +210,7 @@ test('a failed sync keeps its pending events: the renumbering it carried is appl
     assert.equal(state?.pendingOldNumber, null);
     assert.equal(state?.workflowId, workflowId);
   } finally {
+    held.release();
     delete hooks.beforeCommit;
     delete hooks.beforeRecordOutcome;
   }
@@ -291,6 +294,8 @@ test('a renumbering swap converges: both orders committed at once, each row as e
     assert.equal((await syncB.result()).lastOutcome, 'synced');
     assert.equal((await syncSpare.result()).lastOutcome, 'absent');
   } finally {
+    heldA.release();
+    heldB.release();
     delete hooks.beforeCommit;
   }
 
