@@ -56,14 +56,19 @@ export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db' | 'ent
   );
 }
 
-/** Reconciliation's listings; they heartbeat their own resume cursor, so they are not wrapped. */
+/**
+ * Reconciliation's listings; they heartbeat their own resume cursor, so they get no heartbeat wrapper,
+ * only the database errors' types (an outage retries, a refused statement does not).
+ */
 export function createReconciliationActivities(deps: ActivityDeps) {
-  return createReconcileActivities({
-    store: createEntityStore(deps.db),
-    reconcileStore: createReconcileStore(deps.db),
-    access: accessOf(deps),
-    entities: deps.entities,
-  });
+  return withDatabaseFailures(
+    createReconcileActivities({
+      store: createEntityStore(deps.db),
+      reconcileStore: createReconcileStore(deps.db),
+      access: accessOf(deps),
+      entities: deps.entities,
+    }),
+  );
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;

@@ -67,6 +67,24 @@ async function liveLines(number: number) {
   return (await documentLines(h.database.db, acme.id, 'order', number)).filter((l) => l.deletedAt === null);
 }
 
+/** A synced order renumbered in e-conomic whose lines cannot be committed (two numbered 1) until `fix()`. */
+async function renumberedWithBrokenLines(name: string, offset: number) {
+  const customer = acme.agreement.upsertCustomer({ name, currency: 'DKK' });
+  const order = acme.agreement.createOrder({ customerNumber: customer, lines });
+  await (await h.signal(acme, 'order', order)).result();
+  const renumbered = order + offset;
+  acme.agreement.renumberOrder(order, renumbered);
+  const moved = acme.agreement.orders.drafts.get(renumbered)?.lines[1];
+  assert.ok(moved);
+  moved.lineNumber = 1;
+  return { order, renumbered, fix: () => void (moved.lineNumber = 2) };
+}
+
+async function stateOf(kind: EntityKind, number: number) {
+  const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, acme.id), eq(syncState.kind, kind), eq(syncState.number, number)));
+  return state;
+}
+
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await promise.then(
     () => assert.fail('expected the workflow to fail'),
@@ -103,8 +121,7 @@ test('the FK race converges without hanging: a project renumbered between the or
     assert.equal(commits, 2, 'one failed commit, one after fetching again');
     assert.equal(fetchesOf(`/orders/drafts/${order}`), 2);
     assert.deepEqual(await activityAttempts(entityWorkflowId(acme.name, 'order', order)), [1], 'healed inside the activity, not by Temporal retries');
-    const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, acme.id), eq(syncState.kind, 'order'), eq(syncState.number, order)));
-    assert.equal(state?.lastOutcome, 'synced');
+    assert.equal((await stateOf('order', order))?.lastOutcome, 'synced');
   } finally {
     held.release();
     delete hooks.beforeCommit;
@@ -125,7 +142,7 @@ test('a constraint violated on every fetch fails visibly as IntegrityViolation a
   assert.doesNotMatch(failure.message, /Materialer|Montage/, 'no entity data in the failure');
   assert.equal(fetchesOf(`/orders/drafts/${order}`), 3, 'three rounds of fetching, then it stops');
   assert.equal((await activityAttempts(entityWorkflowId(acme.name, 'order', order))).filter((a) => a > 1).length, 0, 'not retried by Temporal');
-  const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, acme.id), eq(syncState.kind, 'order'), eq(syncState.number, order)));
+  const state = await stateOf('order', order);
   assert.equal(state?.lastOutcome, 'failed');
   assert.equal(state?.lastErrorType, 'IntegrityViolation');
   assert.equal(await orderRow(order), undefined, 'nothing of the order was committed');
@@ -170,15 +187,7 @@ test('no resurrection: a customer fetched before its deletion was seen is not br
 });
 
 test('a failed sync keeps its pending events: the renumbering it carried is applied by the events that arrived meanwhile', async () => {
-  const customer = acme.agreement.upsertCustomer({ name: 'Venteliste ApS', currency: 'DKK' });
-  const order = acme.agreement.createOrder({ customerNumber: customer, lines });
-  await (await h.signal(acme, 'order', order)).result();
-  const renumbered = order + 8000;
-  acme.agreement.renumberOrder(order, renumbered);
-  // The renumbered order's lines cannot be committed (two lines numbered 1) until e-conomic fixes them.
-  const moved = acme.agreement.orders.drafts.get(renumbered);
-  assert.ok(moved?.lines[1]);
-  moved.lines[1].lineNumber = 1;
+  const { order, renumbered, fix } = await renumberedWithBrokenLines('Venteliste ApS', 8000);
 
   const workflowId = entityWorkflowId(acme.name, 'order', renumbered);
   const held = checkpoint();
@@ -188,7 +197,7 @@ test('a failed sync keeps its pending events: the renumbering it carried is appl
   };
   // When the failure is recorded, e-conomic has been fixed: the next sync can succeed.
   hooks.beforeRecordOutcome = (input) => {
-    if (input.number === renumbered && input.outcome === 'failed') moved.lines[1]!.lineNumber = 2;
+    if (input.number === renumbered && input.outcome === 'failed') fix();
   };
   try {
     const handle = await h.signal(acme, 'order', renumbered, { oldNumber: order, source: 'eConomicOrder' });
@@ -205,7 +214,7 @@ test('a failed sync keeps its pending events: the renumbering it carried is appl
     const row = await orderRow(renumbered);
     assert.equal(row?.deletedAt, null);
     assert.equal((await liveLines(renumbered)).length, 2);
-    const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, acme.id), eq(syncState.kind, 'order'), eq(syncState.number, renumbered)));
+    const state = await stateOf('order', renumbered);
     assert.equal(state?.lastOutcome, 'synced');
     assert.equal(state?.pendingOldNumber, null);
     assert.equal(state?.workflowId, workflowId);
@@ -217,22 +226,14 @@ test('a failed sync keeps its pending events: the renumbering it carried is appl
 });
 
 test('a failed sync with nothing pending keeps its renumbering: retry-failed applies it, the old row is not deleted', async () => {
-  const customer = acme.agreement.upsertCustomer({ name: 'Genforsøg ApS', currency: 'DKK' });
-  const order = acme.agreement.createOrder({ customerNumber: customer, lines });
-  await (await h.signal(acme, 'order', order)).result();
-  const renumbered = order + 9000;
-  acme.agreement.renumberOrder(order, renumbered);
-  const moved = acme.agreement.orders.drafts.get(renumbered);
-  assert.ok(moved?.lines[1]);
-  moved.lines[1].lineNumber = 1;
+  const { order, renumbered, fix } = await renumberedWithBrokenLines('Genforsøg ApS', 9000);
 
   const failure = await failureOf((await h.signal(acme, 'order', renumbered, { oldNumber: order })).result());
   assert.equal(failure.type, 'IntegrityViolation');
-  const [state] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, acme.id), eq(syncState.kind, 'order'), eq(syncState.number, renumbered)));
-  assert.equal(state?.pendingOldNumber, order, 'the renumbering is kept with the failure');
+  assert.equal((await stateOf('order', renumbered))?.pendingOldNumber, order, 'the renumbering is kept with the failure');
   assert.ok((await orderRow(order))?.deletedAt === null, 'the old row is untouched so far');
 
-  moved.lines[1].lineNumber = 2;
+  fix();
   const ctx: CommandContext = { config: { ...loadConfig({}), taskQueue: h.taskQueue }, db: h.database.db, temporal: () => Promise.resolve(h.temporal.env.client) };
   assert.match((await runCommand(ctx, 'retry-failed', { tenant: acme.name })).stdout, /^Started 1 sync/);
   const result = await h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId(acme.name, 'order', renumbered)).result();
