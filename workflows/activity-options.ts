@@ -6,9 +6,9 @@ import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
 // `DatabaseUnavailable`) back off up to 2 minutes apart, 429 waits Retry-After (set by the activity as
 // nextRetryDelay). Refusals no retry heals fail at once, an integrity violation included (the activity
 // itself fetches again a few times first). After ~30 attempts (about an hour) the sync fails visibly and
-// `retry-failed` or the next event starts it again. The
-// activity heartbeats while it runs (activities/heartbeat.ts): a killed worker's work is retried elsewhere
-// after the heartbeat timeout, not after the start-to-close timeout.
+// `retry-failed` or the next event starts it again. The activity heartbeats while it runs
+// (activities/heartbeat.ts): a killed worker's work is retried elsewhere after the heartbeat timeout, not
+// after the start-to-close timeout.
 export const SYNC_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
@@ -26,7 +26,7 @@ export const BOOKKEEPING_OPTIONS: ActivityOptions = {
 
 // One reconciliation call lists at most `pagesPerActivity` pages and may wait for the entity workflows it
 // signalled; the heartbeat carries its cursor, so a retry (429 with Retry-After, a killed worker) resumes
-// there.
+// there. Database errors are typed as for the sync: an outage retries, a refused statement does not.
 export const RECONCILIATION_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
