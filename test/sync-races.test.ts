@@ -242,6 +242,38 @@ test('a failed sync with nothing pending keeps its renumbering: retry-failed app
   assert.equal((await liveLines(renumbered)).length, 2);
 });
 
+test('a renumbering whose old number was already marked deleted moves that row and brings it back under the new number', async () => {
+  const customer = acme.agreement.upsertCustomer({ name: 'Arkiveret Flytning ApS', currency: 'DKK' });
+  const order = acme.agreement.createOrder({ customerNumber: customer, lines });
+  acme.agreement.sendOrder(order);
+  acme.agreement.archiveOrder(order);
+  await (await h.signal(acme, 'order', order)).result();
+  const renumbered = order + 7000;
+  acme.agreement.renumberOrder(order, renumbered);
+
+  // The renumbering's sync fetches the archived order (no lastUpdated) and is held before its commit, while
+  // the old number's own sync (a lost renumbering webhook, or reconciliation) finds it gone and marks it deleted.
+  const held = checkpoint();
+  hooks.beforeCommit = async (_tenantId, records) => {
+    if (isLast('order', renumbered)(records)) await held.arrive();
+  };
+  try {
+    const renumbering = await h.signal(acme, 'order', renumbered, { oldNumber: order });
+    await held.reached;
+    assert.equal((await (await h.signal(acme, 'order', order)).result()).lastOutcome, 'deleted');
+    held.release();
+    assert.equal((await renumbering.result()).lastOutcome, 'synced');
+  } finally {
+    held.release();
+    delete hooks.beforeCommit;
+  }
+  assert.equal(await orderRow(order), undefined, 'the row moved');
+  const row = await orderRow(renumbered);
+  assert.equal(row?.deletedAt, null, 'alive under its new number');
+  assert.equal(row?.status, 'archived');
+  assert.equal((await liveLines(renumbered)).length, 2);
+});
+
 test('renumbering onto an existing row leaves no stale lines: the old row and its lines are marked deleted', async () => {
   const customer = acme.agreement.upsertCustomer({ name: 'Optaget Nummer A/S', currency: 'DKK' });
   // The target number has a row: e-conomic deleted that order, and its deletion was never synced.

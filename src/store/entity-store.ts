@@ -9,16 +9,16 @@
 // Writes to one entity are serialised by transaction-scoped advisory locks. A transaction takes all the
 // locks it needs before it writes anything, in one canonical order (sorted by key): exclusive for every
 // entity it writes (a renumbering's old number included), shared for every customer and project its
-// records reference. Row locks then never form a cycle: a renumbered customer or project cascades into the
-// documents that reference it, and any transaction that writes such a document holds the customer's or
-// project's shared lock, which the renumbering waits for (or the document's transaction waits for the
-// renumbering, and then meets a foreign-key violation that the sync resolves by fetching again).
+// records reference. So two transactions that share entities wait for each other instead of
+// deadlocking, and a customer's or project's renumbering (which cascades into the documents naming it)
+// never overlaps the commit of a document that names it: a document committed just after it meets a
+// foreign-key violation, which the sync resolves by fetching again (activities/sync-entity.ts).
 // Which observation of an entity wins is decided by one rule, in ./version-rule.ts.
 import { and, eq, getTableName, gt, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Database, type Transaction } from '../db/client';
+import { databaseErrorCode, describeDatabaseError, isDatabaseUnavailable, isIntegrityViolation } from '../db/errors';
 import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState, type DocumentType } from '../db/schema';
 import { ENTITY_KINDS, type EntityKind } from '../shared/entities';
-import { databaseErrorCode, describeDatabaseError, isDatabaseUnavailable, isIntegrityViolation } from '../db/errors';
 import { FAILURE_TYPES } from '../shared/failure-types';
 import { dependenciesOf, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
 import { ENTITY_KIND_DESCRIPTORS, type EntityKindDescriptor } from './entity-kinds';
@@ -49,7 +49,7 @@ export interface SyncOutcomeRecord {
   error?: string;
   /**
    * A failed sync's renumbering (the number the entity had before) that no sync has applied yet: kept so
-   * the next sync of the entity applies it (docs/database.md, sync_state).
+   * the next sync of the entity applies it (`sync_state.pending_old_number`).
    */
   oldNumber?: number;
 }
@@ -173,11 +173,14 @@ async function storedVersion(tx: Transaction, d: EntityKindDescriptor, tenantId:
 
 const goneAt = (fetchedAt: Date): Observation => ({ lastUpdated: null, fetchedAt, gone: true });
 
-async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord): Promise<CommitOutcome> {
+/** Writes the record under the version rule; `moved`: its row was just moved here by its renumbering. */
+async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, moved = false): Promise<CommitOutcome> {
   const d = descriptor(record.kind);
   const fetchedAt = new Date(record.fetchedAt);
   const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
-  if (!supersedes({ lastUpdated, fetchedAt }, await storedVersion(tx, d, tenantId, record.number))) return 'stale';
+  // A moved row holds what was seen under the old number, all of it from before the renumbering this
+  // record was fetched after (a deletion marked on it was the old number going away): the record replaces it.
+  if (!moved && !supersedes({ lastUpdated, fetchedAt }, await storedVersion(tx, d, tenantId, record.number))) return 'stale';
   const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
   await tx
     .insert(d.table)
@@ -215,22 +218,24 @@ async function replaceLines(tx: Transaction, tenantId: number, documentType: Doc
  * Renumbering: the row (and its lines) moves to the new number, so the time-registration application
  * keeps its history of the entity. If the new number already has a row, the old one is marked deleted
  * with its lines. Either only when "the old number is gone", seen at `fetchedAt`, is newer than what the
- * store holds of the old number (the version rule): a later sync may have seen it alive again.
+ * store holds of the old number (the version rule): a later sync may have seen it alive again. Returns
+ * whether the row moved.
  */
-async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKind, from: number, to: number, fetchedAt: Date): Promise<void> {
+async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKind, from: number, to: number, fetchedAt: Date): Promise<boolean> {
   const d = descriptor(kind);
   const old = await storedVersion(tx, d, tenantId, from);
   // A deleted old row still moves: its history belongs to the new number.
-  if (!old || (!old.deletedAt && !supersedes(goneAt(fetchedAt), old))) return;
+  if (!old || (!old.deletedAt && !supersedes(goneAt(fetchedAt), old))) return false;
   if (await storedVersion(tx, d, tenantId, to)) {
     await markRowDeleted(tx, d, tenantId, from, fetchedAt);
-    return;
+    return false;
   }
   // Foreign keys from documents to customers and projects cascade on update.
   await tx.update(d.table).set({ [d.numberKey]: to }).where(whereEntity(d, tenantId, from));
   if (d.documentType) {
     await tx.update(economicDocumentLines).set({ documentNumber: to }).where(linesOf(tenantId, d.documentType, from));
   }
+  return true;
 }
 
 async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRecord): Promise<void> {
@@ -354,8 +359,8 @@ export function createEntityStore(db: Database) {
         await lockEntities(tx, { exclusive, shared });
         const outcomes: CommitOutcome[] = [];
         for (const record of records) {
-          if (record === entity && renumberedFrom !== undefined) await moveRenumbered(tx, tenantId, entity.kind, renumberedFrom, entity.number, new Date(entity.fetchedAt));
-          outcomes.push(await writeRecord(tx, tenantId, record));
+          const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity.kind, renumberedFrom, entity.number, new Date(entity.fetchedAt)));
+          outcomes.push(await writeRecord(tx, tenantId, record, moved));
         }
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' });
         return outcomes;
