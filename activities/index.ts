@@ -3,13 +3,15 @@
 // with that group's retry policy (workflows/activity-options.ts), so calling an activity under the wrong
 // policy does not compile:
 //   - sync: `syncEntity`, which talks to e-conomic (bounded attempts, Retry-After, non-retryable types);
-//   - bookkeeping: database-only records (retried until Postgres answers);
+//   - bookkeeping: database-only records (retried until Postgres answers, and only then:
+//     ./database-failure.ts fails any other error at once);
 //   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor.
 import type { Database } from '../src/db/client';
 import { CallCounter } from '../src/economic';
 import type { SecretBox } from '../src/secrets/secret-box';
-import { createEntityStore } from '../src/store/entity-store';
+import { createEntityStore, type EntityStore } from '../src/store/entity-store';
 import { createReconcileStore } from '../src/store/reconcile-store';
+import { retryingOnlyDatabaseOutages, withDatabaseFailures } from './database-failure';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
 import { withHeartbeats } from './heartbeat';
 import { createReconcileActivities, createReconcileBookkeeping, type EntityWorkflows } from './reconcile';
@@ -26,7 +28,14 @@ export interface ActivityDeps {
   callCounter?: CallCounter;
   /** How reconciliation reaches entity workflows; given by the composition root (src/temporal/signal-entity.ts). */
   entities?: EntityWorkflows;
+  /**
+   * The entity store of the sync and bookkeeping groups; by default one on `db`. Tests wrap the real store
+   * to hold a sync at a chosen point (between fetch and commit) while they change e-conomic.
+   */
+  entityStore?: EntityStore;
 }
+
+const entityStoreOf = (deps: Pick<ActivityDeps, 'db' | 'entityStore'>) => deps.entityStore ?? createEntityStore(deps.db);
 
 function accessOf(deps: ActivityDeps) {
   return createEconomicAccess({ ...deps, callCounter: deps.callCounter ?? new CallCounter() });
@@ -34,25 +43,32 @@ function accessOf(deps: ActivityDeps) {
 
 /** The entity sync: one activity task per sync in the normal case. */
 export function createSyncActivities(deps: ActivityDeps) {
-  return withHeartbeats(createSyncEntityActivity({ store: createEntityStore(deps.db), access: accessOf(deps) }));
+  return withHeartbeats(withDatabaseFailures(createSyncEntityActivity({ store: entityStoreOf(deps), access: accessOf(deps) })));
 }
 
 /** Database-only work of both workflows. */
-export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db'>) {
-  return withHeartbeats({
-    ...createRecordSyncFailureActivity({ store: createEntityStore(deps.db) }),
-    ...createReconcileBookkeeping({ reconcileStore: createReconcileStore(deps.db) }),
-  });
+export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db' | 'entityStore'>) {
+  return withHeartbeats(
+    retryingOnlyDatabaseOutages({
+      ...createRecordSyncFailureActivity({ store: entityStoreOf(deps) }),
+      ...createReconcileBookkeeping({ reconcileStore: createReconcileStore(deps.db) }),
+    }),
+  );
 }
 
-/** Reconciliation's listings; they heartbeat their own resume cursor, so they are not wrapped. */
+/**
+ * Reconciliation's listings; they heartbeat their own resume cursor, so they get no heartbeat wrapper,
+ * only the database errors' types (an outage retries, a refused statement does not).
+ */
 export function createReconciliationActivities(deps: ActivityDeps) {
-  return createReconcileActivities({
-    store: createEntityStore(deps.db),
-    reconcileStore: createReconcileStore(deps.db),
-    access: accessOf(deps),
-    entities: deps.entities,
-  });
+  return withDatabaseFailures(
+    createReconcileActivities({
+      store: createEntityStore(deps.db),
+      reconcileStore: createReconcileStore(deps.db),
+      access: accessOf(deps),
+      entities: deps.entities,
+    }),
+  );
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;

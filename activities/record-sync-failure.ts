@@ -1,6 +1,7 @@
 // recordSyncFailure: a sync that failed for good is recorded in `sync_state` (read by `status` and
-// `retry-failed`). Database-only, so the workflow retries it until Postgres answers. A successful sync's
-// outcome is recorded by syncEntity itself, in its commit's transaction.
+// `retry-failed`), with the renumbering it did not apply, so the entity's next sync applies it instead of
+// the old number ending as a deletion. Database-only, so the workflow retries it until Postgres answers.
+// A successful sync's outcome is recorded by syncEntity itself, in its commit's transaction.
 import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
 import type { EntityStore } from '../src/store/entity-store';
 
@@ -11,6 +12,8 @@ export interface SyncFailureInput {
   number: number;
   errorType: string;
   error: string;
+  /** The failed sync's renumbering: the number the entity had before. */
+  oldNumber?: number;
 }
 
 export function createRecordSyncFailureActivity(deps: { store: EntityStore }) {

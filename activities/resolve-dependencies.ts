@@ -1,7 +1,8 @@
 // Before a document (or project) is committed, the customer and project it references must be in
 // Postgres (foreign keys enforce it) and not stale. Missing or stale ones are fetched here and handed
 // back in commit order (a project's own customer before the project, customers and projects before the
-// document), to be committed in the document's own transaction.
+// document), to be committed in the document's own transaction. When a commit found a reference gone
+// after all (renumbered meanwhile), the sync resolves again with `refresh`: every dependency is fetched.
 import type { EntityStore } from '../src/store/entity-store';
 import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
 import type { EconomicSession } from './economic-access';
@@ -21,7 +22,13 @@ export interface ResolvedDependencies {
   missing: DependencyRef[];
 }
 
-export async function resolveDependencies(session: EconomicSession, store: Pick<EntityStore, 'find'>, tenantId: number, record: EntityRecord): Promise<ResolvedDependencies> {
+export async function resolveDependencies(
+  session: EconomicSession,
+  store: Pick<EntityStore, 'find'>,
+  tenantId: number,
+  record: EntityRecord,
+  options: { refresh?: boolean } = {},
+): Promise<ResolvedDependencies> {
   const result: ResolvedDependencies = { records: [], missing: [] };
   const referencedAt = record.lastUpdated ? new Date(record.lastUpdated).getTime() : 0;
   // A document's customer is often its project's customer too: look at each dependency once.
@@ -33,7 +40,7 @@ export async function resolveDependencies(session: EconomicSession, store: Pick<
     visited.add(key);
     const stored = await store.find(tenantId, dep.kind, dep.number);
     const syncedAt = stored?.syncedAt.getTime() ?? 0;
-    if (stored && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
+    if (stored && !options.refresh && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
     const fetchedAt = new Date().toISOString();
     const fetched = await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt));
     if (!fetched) {

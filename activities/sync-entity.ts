@@ -4,9 +4,14 @@
 // store, with the sync's outcome in `sync_state`; or marks the entity deleted when e-conomic no longer has
 // it. A booked invoice then re-checks its customer's open drafts. Entity data stays inside this activity:
 // only a small result enters the workflow's history, however many lines a document has.
+//
+// A reference can change between the fetch and the commit (a project renumbered meanwhile: the commit
+// violates a foreign key). Retrying the same record cannot heal that, so the sync fetches the entity and
+// all its dependencies again, a bounded number of rounds, and then fails for good with a readable type.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DocumentState } from '../src/economic';
+import { isIntegrityViolation } from '../src/db/errors';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
 import type { SyncOutcome } from '../src/shared/sync-signals';
@@ -34,6 +39,9 @@ export interface SyncEntityResult {
   draftsDeleted: number[];
 }
 
+/** Rounds of fetch, resolve and commit a sync makes while its references do not hold. */
+export const MAX_RESOLVE_ROUNDS = 3;
+
 export function createSyncEntityActivity(deps: { store: EntityStore; access: EconomicAccess }) {
   const { store } = deps;
   return {
@@ -42,23 +50,41 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
       const sync = { workflowId: entityWorkflowId(input.tenant, input.kind, input.number) };
       const session = await deps.access.open(input, context.cancellationSignal);
       await ensureGrantValidated(session);
-      // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
-      const fetchedAt = new Date().toISOString();
-      const fetched = await session.run((client) => fetchEntity(client, store, input, fetchedAt));
-      if (!fetched.record) {
-        const outcome = await store.markDeleted(input.tenantId, input.kind, input.number, fetchedAt, { sync });
-        return { outcome, dependencies: 0, draftsDeleted: [] };
+      // A renumbering that a failed sync left unapplied (sync_state) is applied by the next sync.
+      const oldNumber = input.oldNumber ?? (await store.pendingRenumbering(input.tenantId, input.kind, input.number));
+      for (let round = 1; ; round += 1) {
+        const lastRound = round >= MAX_RESOLVE_ROUNDS;
+        // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
+        const fetchedAt = new Date().toISOString();
+        const fetched = await session.run((client) => fetchEntity(client, store, { ...input, oldNumber }, fetchedAt));
+        if (!fetched.record) {
+          const outcome = await store.markDeleted(input.tenantId, input.kind, input.number, fetchedAt, { sync });
+          return { outcome, dependencies: 0, draftsDeleted: [] };
+        }
+        const record = fetched.record;
+        // After a failed round every dependency is fetched again: the stored ones were what did not hold.
+        const resolved = await resolveDependencies(session, store, input.tenantId, record, { refresh: round > 1 });
+        if (resolved.missing.length > 0) {
+          // The entity may name a dependency under a number it has since left: fetch the entity again first.
+          if (!lastRound) continue;
+          const names = resolved.missing.map((d) => `${d.kind} ${d.number}`).join(', ');
+          throw ApplicationFailure.nonRetryable(`${input.kind} ${input.number} references ${names}, which e-conomic does not have`, FAILURE_TYPES.dependencyMissing);
+        }
+        let outcomes;
+        try {
+          outcomes = await store.commit(input.tenantId, [...resolved.records, record], { renumberedFrom: fetched.renumberedFrom, sync });
+        } catch (err) {
+          if (!isIntegrityViolation(err)) throw err;
+          if (!lastRound) continue;
+          throw ApplicationFailure.nonRetryable(
+            `${input.kind} ${input.number} still violated a constraint after fetching it and its dependencies ${round} times: ${(err as Error).message}`,
+            FAILURE_TYPES.integrityViolation,
+          );
+        }
+        const written = outcomes.at(-1) === 'written';
+        const draftsDeleted = input.kind === 'booked-invoice' && written ? await recheckDraftInvoices(session, store, input.tenantId, record) : [];
+        return { outcome: written ? 'synced' : 'stale', dependencies: resolved.records.length, draftsDeleted };
       }
-      const record = fetched.record;
-      const resolved = await resolveDependencies(session, store, input.tenantId, record);
-      if (resolved.missing.length > 0) {
-        const names = resolved.missing.map((d) => `${d.kind} ${d.number}`).join(', ');
-        throw ApplicationFailure.nonRetryable(`${input.kind} ${input.number} references ${names}, which e-conomic does not have`, FAILURE_TYPES.dependencyMissing);
-      }
-      const outcomes = await store.commit(input.tenantId, [...resolved.records, record], { renumberedFrom: fetched.renumberedFrom, sync });
-      const written = outcomes.at(-1) === 'written';
-      const draftsDeleted = input.kind === 'booked-invoice' && written ? await recheckDraftInvoices(session, store, input.tenantId, record) : [];
-      return { outcome: written ? 'synced' : 'stale', dependencies: resolved.records.length, draftsDeleted };
     },
   };
 }

@@ -4,7 +4,9 @@
 // sync causes one more sync rather than being lost. Each sync is one `syncEntity` activity (authenticate,
 // fetch, resolve dependencies, commit, or mark deleted: activities/sync-entity.ts); entity data never
 // passes through this workflow's history. A sync that fails for good is recorded by a database-only
-// activity and fails the workflow with its typed cause.
+// activity (with the renumbering it carried, so the entity's next sync applies it); if events arrived
+// meanwhile the workflow syncs them (the failed batch's renumbering carried along), else it fails with
+// the typed cause. Nothing pending is dropped by a failure.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -57,9 +59,13 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     } catch (err) {
       const { type, message } = describeFailure(err);
       lastOutcome = 'failed';
-      await bookkeeping.recordSyncFailure({ tenantId, tenant, kind, number, errorType: type, error: message });
-      // Fails the workflow so the Temporal UI shows it as Failed, with the cause's type and message.
-      throw ApplicationFailure.create({ message: `sync of ${kind} ${number} for tenant ${tenant} failed: ${message}`, type, nonRetryable: true });
+      await bookkeeping.recordSyncFailure({ tenantId, tenant, kind, number, errorType: type, error: message, oldNumber: renumbering?.oldNumber });
+      if (pending.length === 0) {
+        // Fails the workflow so the Temporal UI shows it as Failed, with the cause's type and message.
+        throw ApplicationFailure.create({ message: `sync of ${kind} ${number} for tenant ${tenant} failed: ${message}`, type, nonRetryable: true });
+      }
+      // Events arrived during the failed sync: sync them, and the renumbering the failed batch carried.
+      if (renumbering && !pending.some((e) => e.oldNumber !== undefined && e.oldNumber !== number)) pending.unshift(renumbering);
     }
     syncs += 1;
 

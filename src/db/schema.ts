@@ -91,10 +91,20 @@ export const syncEvents = pgTable(
     /** `signalled` (recorded in Temporal at once), `queued` (in the inbox, Temporal was down), `relayed`. */
     outcome: text('outcome', { enum: ['signalled', 'queued', 'relayed'] }).notNull(),
     relayedAt: instant('relayed_at'),
+    /**
+     * A queued row claimed by an inbox relay (src/ingest/inbox-relay.ts): no other relay takes it until
+     * `lease_until`, so a relay that crashed while signalling holds it for one lease at most.
+     */
+    leaseOwner: text('lease_owner'),
+    leaseUntil: instant('lease_until'),
   },
   (t) => [
     index('sync_events_queued_idx')
       .on(t.seq)
+      .where(sql`${t.outcome} = 'queued'`),
+    // The relay keeps one workflow's events in order: "an earlier queued event of this workflow is leased".
+    index('sync_events_queued_workflow_idx')
+      .on(t.workflowId, t.seq)
       .where(sql`${t.outcome} = 'queued'`),
     index('sync_events_tenant_idx').on(t.tenantId, t.receivedAt),
   ],
@@ -119,6 +129,11 @@ export const syncState = pgTable(
     attempts: integer('attempts').notNull().default(0),
     lastAttemptAt: instant('last_attempt_at').notNull().defaultNow(),
     lastSuccessAt: instant('last_success_at'),
+    /**
+     * The number the entity had before a renumbering that its failed sync did not apply: the next sync of
+     * the entity (an event, `retry-failed`) applies it, so an unapplied renumbering never ends as a deletion.
+     */
+    pendingOldNumber: integer('pending_old_number'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.kind, t.number] }), index('sync_state_outcome_idx').on(t.lastOutcome)],
 );

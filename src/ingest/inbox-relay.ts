@@ -1,9 +1,17 @@
 // Hands the events held in the Postgres inbox (sync_events rows with outcome `queued`) to Temporal once
 // it is reachable again: in order of arrival (by seq; per workflow strictly one after another), in
-// batches, each batch in one transaction that holds its rows with `for update skip locked` (several
-// service instances never relay the same row at the same time). A row becomes `relayed` only after
-// Temporal took its signal. If the mark itself is lost (Postgres failing after the signal), the event
-// is signalled again later with the same eventId, which the workflow drops as already seen.
+// batches. No transaction is held while Temporal is called (on the embedded PGlite an open transaction
+// stalls every other query, on Postgres it pins a connection and row locks for as long as Temporal
+// takes): a batch is claimed in one short statement that leases its rows (`lease_owner`, `lease_until`,
+// picked with `for update skip locked`), signalled outside any transaction, then marked `relayed`, and
+// what was not signalled is released. Several service instances never relay the same row at the same
+// time: a relay signals only while its lease has a signal's timeout to run, and a crashed relay's rows
+// are taken again once its lease expires. A row whose workflow has an earlier event leased by another
+// relay waits for it, so one workflow's events stay in order across relays (two relays claiming in the
+// very same instant can still split one workflow's events; the workflow coalesces them either way).
+// If the mark itself is lost (Postgres failing after the signal), the event is signalled again after the
+// lease with the same eventId, which the workflow drops as already seen.
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
@@ -26,6 +34,8 @@ export interface InboxRelayOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   signalTimeoutMs?: number;
+  /** How long a claimed batch is this relay's alone (default 60 s); a crashed relay's rows wait this long. */
+  leaseMs?: number;
   /** Workflows signalled in parallel within a batch. */
   parallelism?: number;
   /**
@@ -66,6 +76,8 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
   const maxBackoffMs = options.maxBackoffMs ?? 15_000;
   const signalTimeoutMs = options.signalTimeoutMs ?? 5000;
   const parallelism = options.parallelism ?? 32;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const owner = randomUUID();
 
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -111,60 +123,90 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     uncertain.delete(row.event_id);
   };
 
-  const pass = async (): Promise<{ relayed: number; failed: boolean; more: boolean }> => {
-    let failed = false;
-    let relayed = 0;
-    let selected = 0;
-    await options.db.transaction(async (tx) => {
-      const rows = await queryRows<QueuedRow>(
-        tx,
-        sql`select e.seq, e.event_id, e.tenant_id, t.name as tenant, e.source, e.kind, e.number, e.old_number, e.received_at, e.workflow_id
-              from sync_events e join tenants t on t.id = e.tenant_id
-             where e.outcome = 'queued'
+  /** Leases the next batch to this relay, in one short statement; rows come back in seq order. */
+  const claim = async (): Promise<QueuedRow[]> => {
+    const rows = await queryRows<QueuedRow>(
+      options.db,
+      sql`with claimable as (
+            select e.seq from sync_events e
+             where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
+               and not exists (
+                 select 1 from sync_events p
+                  where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
              order by e.seq
              limit ${batchSize}
-               for update of e skip locked`,
-      );
-      selected = rows.length;
-      if (rows.length === 0) return;
-      // One lane per workflow, in seq order; lanes run in parallel, a failing lane stops.
-      const lanes = new Map<string, QueuedRow[]>();
-      for (const row of rows) {
-        const lane = lanes.get(row.workflow_id);
-        if (lane) lane.push(row);
-        else lanes.set(row.workflow_id, [row]);
-      }
-      const done: number[] = [];
-      const queue = [...lanes.values()];
-      const worker = async () => {
-        for (let lane = queue.shift(); lane; lane = queue.shift()) {
-          for (const row of lane) {
-            if (failed) return;
-            try {
-              await signalRow(row);
-              done.push(Number(row.seq));
-            } catch (err) {
-              failed = true;
-              options.log.warn({ eventId: row.event_id, err: errorText(err) }, 'inbox relay: Temporal did not take the event yet');
-              return;
-            }
+               for update of e skip locked)
+          update sync_events s
+             set lease_owner = ${owner}, lease_until = now() + ${leaseMs}::integer * interval '1 millisecond'
+            from claimable c, tenants t
+           where s.seq = c.seq and t.id = s.tenant_id
+          returning s.seq, s.event_id, s.tenant_id, t.name as tenant, s.source, s.kind, s.number, s.old_number, s.received_at, s.workflow_id`,
+    );
+    return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+  };
+
+  const seqList = (seqs: number[]) => sql.join(seqs.map((s) => sql`${s}`), sql`, `);
+
+  const pass = async (): Promise<{ relayed: number; failed: boolean; more: boolean }> => {
+    let failed = false;
+    let leaseRunningOut = false;
+    const claimedAt = Date.now();
+    const rows = await claim();
+    if (rows.length === 0) {
+      options.gate.markUp();
+      return { relayed: 0, failed: false, more: false };
+    }
+    // One lane per workflow, in seq order; lanes run in parallel, a failing lane stops.
+    const lanes = new Map<string, QueuedRow[]>();
+    for (const row of rows) {
+      const lane = lanes.get(row.workflow_id);
+      if (lane) lane.push(row);
+      else lanes.set(row.workflow_id, [row]);
+    }
+    const done: number[] = [];
+    const queue = [...lanes.values()];
+    const worker = async () => {
+      for (let lane = queue.shift(); lane; lane = queue.shift()) {
+        for (const row of lane) {
+          if (failed) return;
+          // A signal started now must end (its timeout) while the rows are still leased to this relay.
+          if (Date.now() + signalTimeoutMs >= claimedAt + leaseMs) {
+            leaseRunningOut = true;
+            return;
+          }
+          try {
+            await signalRow(row);
+            done.push(Number(row.seq));
+          } catch (err) {
+            failed = true;
+            options.log.warn({ eventId: row.event_id, err: errorText(err) }, 'inbox relay: Temporal did not take the event yet');
+            return;
           }
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(parallelism, queue.length) }, worker));
-      if (done.length > 0) {
-        await tx.execute(
-          sql`update sync_events set outcome = 'relayed', relayed_at = now()
-               where seq in (${sql.join(done.map((s) => sql`${s}`), sql`, `)}) and outcome = 'queued'`,
-        );
       }
-      relayed = done.length;
-    });
+    };
+    await Promise.all(Array.from({ length: Math.min(parallelism, queue.length) }, worker));
+    if (done.length > 0) {
+      await options.db.execute(
+        sql`update sync_events set outcome = 'relayed', relayed_at = now(), lease_owner = null, lease_until = null
+             where seq in (${seqList(done)}) and outcome = 'queued'`,
+      );
+    }
+    const signalled = new Set(done);
+    const left = rows.map((r) => Number(r.seq)).filter((seq) => !signalled.has(seq));
+    if (left.length > 0) {
+      // Released at once, so the next pass (of any relay) takes them without waiting for the lease.
+      await options.db.execute(
+        sql`update sync_events set lease_owner = null, lease_until = null
+             where seq in (${seqList(left)}) and outcome = 'queued' and lease_owner = ${owner}`,
+      );
+    }
+    const relayed = done.length;
     if (relayed > 0) {
       options.onRelayed?.(relayed);
       options.log.info({ relayed }, 'inbox relay: events handed to Temporal');
     }
-    const more = selected === batchSize && !failed;
+    const more = (rows.length === batchSize || leaseRunningOut) && !failed;
     if (!failed && !more) options.gate.markUp();
     if (failed) options.gate.markDown();
     return { relayed, failed, more };

@@ -22,6 +22,19 @@ export const SOURCE_KIND: Record<ApiSource, EntityKind> = {
   eConomicProject: 'project',
 };
 
+/**
+ * The e-conomic source each kind belongs to: its webhook's APISource; customers, which e-conomic sends
+ * no webhook for here, `eConomicCustomer` (docs/temporal.md). The `EconomicSource` search attribute.
+ */
+export const KIND_SOURCE: Record<EntityKind, ApiSource | 'eConomicCustomer'> = {
+  customer: 'eConomicCustomer',
+  project: 'eConomicProject',
+  order: 'eConomicOrder',
+  quote: 'eConomicOffer',
+  'draft-invoice': 'eConomicInvoiceDraft',
+  'booked-invoice': 'eConomicInvoicePosted',
+};
+
 export function isApiSource(value: unknown): value is ApiSource {
   return typeof value === 'string' && (API_SOURCES as readonly string[]).includes(value);
 }

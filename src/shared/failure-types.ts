@@ -11,7 +11,14 @@ export const FAILURE_TYPES = {
   credentialsBroken: 'CredentialsBroken',
   dependencyMissing: 'DependencyMissing',
   reconcileMisconfigured: 'ReconcileMisconfigured',
-  /** A statement failed in Postgres (unreachable, or a constraint): retried; its message never quotes data. */
+  /** Postgres unreachable, restarting or overloaded (or a deadlock): retried until it answers. */
+  databaseUnavailable: 'DatabaseUnavailable',
+  /**
+   * A commit kept violating a foreign key or unique constraint after the entity and its dependencies were
+   * fetched again a few times (their references changed under it): the data must change first.
+   */
+  integrityViolation: 'IntegrityViolation',
+  /** Postgres refused a statement for a reason no retry heals (a bug or bad data); its message never quotes data. */
   database: 'DatabaseError',
 } as const;
 
@@ -25,4 +32,6 @@ export const NON_RETRYABLE_TYPES: string[] = [
   FAILURE_TYPES.credentialsBroken,
   FAILURE_TYPES.dependencyMissing,
   FAILURE_TYPES.reconcileMisconfigured,
+  FAILURE_TYPES.integrityViolation,
+  FAILURE_TYPES.database,
 ];

@@ -18,7 +18,7 @@ export type DocumentStateHint = 'drafts' | 'sent' | 'archived';
 export interface ChangeEvent {
   /** The webhook event's id (or reconciliation's), used to drop duplicates delivered twice. */
   eventId: string;
-  /** The APISource of the webhook, or `reconcile`. */
+  /** What sent it: the webhook's APISource, `reconcile` or `retry-failed` (the EconomicTrigger search attribute). */
   source: string;
   /** Set when e-conomic renumbered the entity from `oldNumber` to the workflow's number. */
   oldNumber?: number;

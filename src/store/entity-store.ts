@@ -7,15 +7,22 @@
 // row; a document's customer and project are committed before it, in the same transaction.
 //
 // Writes to one entity are serialised by transaction-scoped advisory locks. A transaction takes all the
-// locks it needs before it writes anything, in one canonical order (sorted by key), so two transactions
-// that share entities wait for each other instead of deadlocking.
+// locks it needs before it writes anything, in one canonical order (sorted by key): exclusive for every
+// entity it writes (a renumbering's old number included), shared for every customer and project its
+// records reference. So two transactions that share entities wait for each other instead of
+// deadlocking, and a customer's or project's renumbering (which cascades into the documents naming it)
+// never overlaps the commit of a document that names it: a document committed just after it meets a
+// foreign-key violation, which the sync resolves by fetching again (activities/sync-entity.ts).
+// Which observation of an entity wins is decided by one rule, in ./version-rule.ts.
 import { and, eq, getTableName, gt, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Database, type Transaction } from '../db/client';
+import { databaseErrorCode, describeDatabaseError, isDatabaseUnavailable, isIntegrityViolation } from '../db/errors';
 import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState, type DocumentType } from '../db/schema';
 import { ENTITY_KINDS, type EntityKind } from '../shared/entities';
 import { FAILURE_TYPES } from '../shared/failure-types';
-import type { DocumentStatus, EntityRecord } from '../sync/entity-record';
+import { dependenciesOf, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
 import { ENTITY_KIND_DESCRIPTORS, type EntityKindDescriptor } from './entity-kinds';
+import { supersedes, type Observation, type StoredVersion } from './version-rule';
 
 /** What the store holds of one entity: enough to compare versions, never the whole row. */
 export interface StoredEntity {
@@ -40,6 +47,11 @@ export interface SyncOutcomeRecord {
   outcome: 'synced' | 'deleted' | 'failed';
   errorType?: string;
   error?: string;
+  /**
+   * A failed sync's renumbering (the number the entity had before) that no sync has applied yet: kept so
+   * the next sync of the entity applies it (`sync_state.pending_old_number`).
+   */
+  oldNumber?: number;
 }
 
 /** The sync a write belongs to: its outcome is recorded in `sync_state` in the write's own transaction. */
@@ -88,10 +100,21 @@ export interface FailedSync {
 /**
  * A failed write, told without the statement's parameters: drizzle's own error quotes every bound value,
  * which for a commit is the whole entity (thousands of lines), and the message travels into the Temporal
- * failure and `sync_state`. Postgres' own message and detail say what went wrong.
+ * failure and `sync_state`. Postgres' own message and detail say what went wrong. Its name is the failure
+ * type (src/db/errors.ts decides): `DatabaseUnavailable` heals by retrying, `IntegrityViolation` and
+ * `DatabaseError` do not.
  */
 export class DatabaseError extends Error {
-  override name = FAILURE_TYPES.database;
+  readonly code: string | undefined;
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.code = code;
+    this.name = isDatabaseUnavailable(this)
+      ? FAILURE_TYPES.databaseUnavailable
+      : isIntegrityViolation(this)
+        ? FAILURE_TYPES.integrityViolation
+        : FAILURE_TYPES.database;
+  }
 }
 
 async function withoutParameters<T>(write: () => Promise<T>): Promise<T> {
@@ -99,12 +122,7 @@ async function withoutParameters<T>(write: () => Promise<T>): Promise<T> {
     return await write();
   } catch (err) {
     if (err instanceof DatabaseError) throw err;
-    // drizzle's query error carries the driver's error as its cause; a connection error comes bare.
-    const cause = (err instanceof Error && err.cause instanceof Error ? err.cause : err) as Error & { code?: unknown; detail?: unknown };
-    const message = err === cause ? cause.message : cause.message.split('\n')[0];
-    const detail = typeof cause.detail === 'string' ? ` (${cause.detail})` : '';
-    const code = typeof cause.code === 'string' ? ` [${cause.code}]` : '';
-    throw new DatabaseError(`database: ${message}${detail}${code}`);
+    throw new DatabaseError(describeDatabaseError(err), databaseErrorCode(err));
   }
 }
 
@@ -127,36 +145,47 @@ export function linesOf(tenantId: number, documentType: DocumentType, documentNu
 
 const lockKey = (tenantId: number, kind: EntityKind, number: number) => `${tenantId}/${kind}/${number}`;
 
+/** The locks a transaction needs: keys it writes (exclusive) and keys it only references (shared). */
+interface LockSet {
+  exclusive: string[];
+  shared: string[];
+}
+
 /** Takes the advisory locks of these entities, deduplicated and in one canonical order. */
-async function lockEntities(tx: Transaction, keys: string[]): Promise<void> {
+async function lockEntities(tx: Transaction, locks: LockSet): Promise<void> {
+  const exclusive = new Set(locks.exclusive);
+  const keys = [...new Set([...locks.exclusive, ...locks.shared])].sort();
   // One statement per lock: each is taken only after the previous one is held, so the order is the sort's.
-  for (const key of [...new Set(keys)].sort()) {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+  for (const key of keys) {
+    if (exclusive.has(key)) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+    else await tx.execute(sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))`);
   }
 }
 
-/**
- * "Is the incoming version at least as new as the stored one?": by e-conomic's lastUpdated when both
- * have one; otherwise by when each was fetched (archived documents and booked invoices have no
- * lastUpdated, and a document moving to the archive loses it).
- */
-function incomingIsNewer(d: EntityKindDescriptor, lastUpdated: Date | null, fetchedAt: Date): SQL {
-  const t = d.table;
-  const lu = lastUpdated ? sql`${lastUpdated.toISOString()}::timestamptz` : sql`null::timestamptz`;
-  return sql`(case when ${lu} is not null and ${t.lastUpdated} is not null then ${lu} >= ${t.lastUpdated} else ${fetchedAt.toISOString()}::timestamptz >= ${t.syncedAt} end)`;
+/** What the store holds of one entity, for the version rule (read under the entity's lock). */
+async function storedVersion(tx: Transaction, d: EntityKindDescriptor, tenantId: number, number: number): Promise<StoredVersion | undefined> {
+  const [row] = await tx
+    .select({ lastUpdated: d.table.lastUpdated, syncedAt: d.table.syncedAt, deletedAt: d.table.deletedAt })
+    .from(d.table)
+    .where(whereEntity(d, tenantId, number));
+  return row as StoredVersion | undefined;
 }
 
-async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord): Promise<CommitOutcome> {
+const goneAt = (fetchedAt: Date): Observation => ({ lastUpdated: null, fetchedAt, gone: true });
+
+/** Writes the record under the version rule; `moved`: its row was just moved here by its renumbering. */
+async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, moved = false): Promise<CommitOutcome> {
   const d = descriptor(record.kind);
   const fetchedAt = new Date(record.fetchedAt);
   const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
+  // A moved row holds what was seen under the old number, all of it from before the renumbering this
+  // record was fetched after (a deletion marked on it was the old number going away): the record replaces it.
+  if (!moved && !supersedes({ lastUpdated, fetchedAt }, await storedVersion(tx, d, tenantId, record.number))) return 'stale';
   const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
-  const written = await tx
+  await tx
     .insert(d.table)
     .values({ tenantId, ...updates })
-    .onConflictDoUpdate({ target: [d.table.tenantId, d.number], set: updates, setWhere: incomingIsNewer(d, lastUpdated, fetchedAt) })
-    .returning({ number: d.number });
-  if (written.length === 0) return 'stale';
+    .onConflictDoUpdate({ target: [d.table.tenantId, d.number], set: updates });
   if (d.documentType) await replaceLines(tx, tenantId, d.documentType, record, lastUpdated, fetchedAt);
   return 'written';
 }
@@ -187,22 +216,26 @@ async function replaceLines(tx: Transaction, tenantId: number, documentType: Doc
 
 /**
  * Renumbering: the row (and its lines) moves to the new number, so the time-registration application
- * keeps its history of the entity. If the new number already has a row, the old one is marked deleted.
+ * keeps its history of the entity. If the new number already has a row, the old one is marked deleted
+ * with its lines. Either only when "the old number is gone", seen at `fetchedAt`, is newer than what the
+ * store holds of the old number (the version rule): a later sync may have seen it alive again. Returns
+ * whether the row moved.
  */
-async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKind, from: number, to: number, fetchedAt: Date): Promise<void> {
+async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKind, from: number, to: number, fetchedAt: Date): Promise<boolean> {
   const d = descriptor(kind);
-  const [old] = await tx.select({ number: d.number }).from(d.table).where(whereEntity(d, tenantId, from));
-  if (!old) return;
-  const [existing] = await tx.select({ number: d.number }).from(d.table).where(whereEntity(d, tenantId, to));
-  if (existing) {
-    await tx.update(d.table).set({ deletedAt: fetchedAt }).where(and(whereEntity(d, tenantId, from), isNull(d.table.deletedAt)));
-    return;
+  const old = await storedVersion(tx, d, tenantId, from);
+  // A deleted old row still moves: its history belongs to the new number.
+  if (!old || (!old.deletedAt && !supersedes(goneAt(fetchedAt), old))) return false;
+  if (await storedVersion(tx, d, tenantId, to)) {
+    await markRowDeleted(tx, d, tenantId, from, fetchedAt);
+    return false;
   }
   // Foreign keys from documents to customers and projects cascade on update.
   await tx.update(d.table).set({ [d.numberKey]: to }).where(whereEntity(d, tenantId, from));
   if (d.documentType) {
     await tx.update(economicDocumentLines).set({ documentNumber: to }).where(linesOf(tenantId, d.documentType, from));
   }
+  return true;
 }
 
 async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRecord): Promise<void> {
@@ -215,12 +248,19 @@ async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRe
     lastError: input.error ?? null,
     lastAttemptAt: now,
   };
+  // A success applied any pending renumbering (the sync read it); a failure keeps it, or records its own.
+  const pendingOldNumber = failed ? (input.oldNumber ?? null) : null;
   await db
     .insert(syncState)
-    .values({ tenantId: input.tenantId, kind: input.kind, number: input.number, ...outcome, attempts: 1, lastSuccessAt: failed ? null : now })
+    .values({ tenantId: input.tenantId, kind: input.kind, number: input.number, ...outcome, attempts: 1, lastSuccessAt: failed ? null : now, pendingOldNumber })
     .onConflictDoUpdate({
       target: [syncState.tenantId, syncState.kind, syncState.number],
-      set: { ...outcome, attempts: sql`${syncState.attempts} + 1`, lastSuccessAt: failed ? sql`${syncState.lastSuccessAt}` : now },
+      set: {
+        ...outcome,
+        attempts: sql`${syncState.attempts} + 1`,
+        lastSuccessAt: failed ? sql`${syncState.lastSuccessAt}` : now,
+        pendingOldNumber: failed ? sql`coalesce(${pendingOldNumber}::integer, ${syncState.pendingOldNumber})` : null,
+      },
     });
 }
 
@@ -313,13 +353,14 @@ export function createEntityStore(db: Database) {
       if (!entity) return [];
       const renumberedFrom = options.renumberedFrom !== undefined && options.renumberedFrom !== entity.number ? options.renumberedFrom : undefined;
       return withoutParameters(() => db.transaction(async (tx) => {
-        const keys = records.map((r) => lockKey(tenantId, r.kind, r.number));
-        if (renumberedFrom !== undefined) keys.push(lockKey(tenantId, entity.kind, renumberedFrom));
-        await lockEntities(tx, keys);
+        const exclusive = records.map((r) => lockKey(tenantId, r.kind, r.number));
+        if (renumberedFrom !== undefined) exclusive.push(lockKey(tenantId, entity.kind, renumberedFrom));
+        const shared = records.flatMap((r) => dependenciesOf(r).map((dep) => lockKey(tenantId, dep.kind, dep.number)));
+        await lockEntities(tx, { exclusive, shared });
         const outcomes: CommitOutcome[] = [];
         for (const record of records) {
-          if (record === entity && renumberedFrom !== undefined) await moveRenumbered(tx, tenantId, entity.kind, renumberedFrom, entity.number, new Date(entity.fetchedAt));
-          outcomes.push(await writeRecord(tx, tenantId, record));
+          const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity.kind, renumberedFrom, entity.number, new Date(entity.fetchedAt)));
+          outcomes.push(await writeRecord(tx, tenantId, record, moved));
         }
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' });
         return outcomes;
@@ -334,15 +375,24 @@ export function createEntityStore(db: Database) {
       const d = descriptor(kind);
       const fetchedAt = new Date(fetchedAtIso);
       return withoutParameters(() => db.transaction(async (tx) => {
-        await lockEntities(tx, [lockKey(tenantId, kind, number)]);
+        await lockEntities(tx, { exclusive: [lockKey(tenantId, kind, number)], shared: [] });
         const outcome = await markRowDeleted(tx, d, tenantId, number, fetchedAt);
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind, number, workflowId: options.sync.workflowId, outcome: outcome === 'deleted' ? 'deleted' : 'synced' });
         return outcome;
       }));
     },
 
-    /** Records a sync's outcome on its own (a sync that failed for good). */
+    /** Records a sync's outcome on its own (a sync that failed for good, with the renumbering it did not apply). */
     recordOutcome: (input: SyncOutcomeRecord): Promise<void> => withoutParameters(() => writeSyncOutcome(db, input)),
+
+    /** The renumbering a failed sync of this entity left to apply (its old number), if any. */
+    async pendingRenumbering(tenantId: number, kind: EntityKind, number: number): Promise<number | undefined> {
+      const [row] = await db
+        .select({ oldNumber: syncState.pendingOldNumber })
+        .from(syncState)
+        .where(and(eq(syncState.tenantId, tenantId), eq(syncState.kind, kind), eq(syncState.number, number)));
+      return row?.oldNumber ?? undefined;
+    },
 
     /** Entities whose last sync failed (`retry-failed`), optionally of one tenant. */
     async failedSyncs(tenant?: string): Promise<FailedSync[]> {
@@ -395,10 +445,10 @@ export function createEntityStore(db: Database) {
 }
 
 async function markRowDeleted(tx: Transaction, d: EntityKindDescriptor, tenantId: number, number: number, fetchedAt: Date): Promise<DeleteOutcome> {
-  const [row] = await tx.select({ syncedAt: d.table.syncedAt, deletedAt: d.table.deletedAt }).from(d.table).where(whereEntity(d, tenantId, number));
-  if (!row) return 'absent';
-  if (row.deletedAt) return 'deleted';
-  if ((row.syncedAt as Date) > fetchedAt) return 'stale';
+  const stored = await storedVersion(tx, d, tenantId, number);
+  if (!stored) return 'absent';
+  if (stored.deletedAt) return 'deleted';
+  if (!supersedes(goneAt(fetchedAt), stored)) return 'stale';
   await tx.update(d.table).set({ deletedAt: fetchedAt, syncedAt: fetchedAt }).where(whereEntity(d, tenantId, number));
   if (d.documentType) {
     await tx

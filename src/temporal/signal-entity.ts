@@ -2,9 +2,11 @@
 // reconciliation and `retry-failed` alike: signal-with-start `economic/<tenant>/<kind>/<number>` by the
 // workflow's type name, so events for one entity coalesce in one workflow instead of racing, and this
 // client side never loads workflow code (only its types). Carries no secret: the workflow gets the
-// tenant's id only.
+// tenant's id only. Search attributes (docs/temporal.md) are set when the signal starts a run:
+// `EconomicSource` is the source of the entity's kind, `EconomicTrigger` the event that started the run.
 import type { Client } from '@temporalio/client';
-import { EconomicNumber, EconomicSource, EconomicTenant } from '../shared/search-attributes';
+import { KIND_SOURCE } from '../shared/entities';
+import { EconomicNumber, EconomicSource, EconomicTenant, EconomicTrigger } from '../shared/search-attributes';
 import { CHANGE_SIGNAL, ENTITY_SYNC_WORKFLOW_TYPE, type ChangeEvent, type EntityChange, type EntitySyncResult } from '../shared/sync-signals';
 import type { entitySyncWorkflow } from '../../workflows/entity-sync';
 
@@ -17,8 +19,9 @@ export async function signalEntityChange(client: Client, taskQueue: string, chan
     signalArgs: [change.event],
     typedSearchAttributes: [
       { key: EconomicTenant, value: change.tenant },
-      { key: EconomicSource, value: change.event.source },
+      { key: EconomicSource, value: KIND_SOURCE[change.kind] },
       { key: EconomicNumber, value: change.number },
+      { key: EconomicTrigger, value: change.event.source },
     ],
   });
 }

@@ -204,6 +204,22 @@ export class FakeAgreementStore {
     return this.projects.delete(n) !== undefined;
   }
 
+  /**
+   * The project moves to a free number; documents that referenced it now name the new number (their own
+   * lastUpdated is left as it was: whether e-conomic moves it is unknown, and equal versions are the harder case).
+   */
+  renumberProject(oldN: number, newN: number): void {
+    const rec = this.projects.get(oldN);
+    if (!rec) throw new Error(`no project ${oldN}`);
+    if (this.projects.has(newN)) throw new Error(`project number ${newN} is taken`);
+    this.projects.delete(oldN);
+    this.projects.set({ ...rec, number: newN, lastUpdated: this.clock.tick() });
+    const documents = [...Object.values(this.orders), ...Object.values(this.quotes), this.draftInvoices, this.bookedInvoices];
+    for (const map of documents) {
+      for (const doc of map.list()) if (doc.projectNumber === oldN) doc.projectNumber = newN;
+    }
+  }
+
   // ---- documents (shared helpers) ----
 
   private buildDoc(number: number, input: DocumentInput): DocRec {
