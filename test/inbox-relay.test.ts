@@ -17,15 +17,14 @@ import { syncEvents, tenants } from '../src/db/schema';
 import { createTemporalGate } from '../src/ingest/ingestor';
 import { createInboxRelay } from '../src/ingest/inbox-relay';
 import { entityWorkflowId } from '../src/shared/entities';
-import type { LocalTemporal } from '../src/temporal/dev-server';
 import { withTimeout } from '../src/util/with-timeout';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { changeSignals } from './helpers/history';
 import { checkpoint, type Checkpoint } from './helpers/hooked-store';
-import { startTestTemporal, uniqueTaskQueue } from './helpers/temporal';
+import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { waitFor } from './helpers/wait';
 
-let temporal: LocalTemporal;
+let temporal: TestTemporal;
 let database: TestDatabase;
 let connection: Connection;
 const log = pino({ level: 'silent' });
