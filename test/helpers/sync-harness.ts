@@ -33,6 +33,8 @@ export interface SyncHarness {
   secretBox: SecretBox;
   callCounter: CallCounter;
   taskQueue: string;
+  /** Reconciliation's own task queue (`<taskQueue>-reconcile`, as RECONCILE_TASK_QUEUE defaults), polled by startWorker too. */
+  reconcileTaskQueue: string;
   activityDeps: ActivityDeps;
   startWorker(): Promise<{ stop(): Promise<void> }>;
   createTenant(name: string): Promise<TestTenant>;
@@ -63,11 +65,14 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     secretBox,
     callCounter,
     taskQueue,
+    reconcileTaskQueue: `${taskQueue}-reconcile`,
     activityDeps,
     async startWorker() {
-      const worker = await startTestWorker(temporal, activityDeps, taskQueue);
-      workers.push(worker);
-      return worker;
+      // Both task queues, as the service's worker role polls them.
+      const [worker, reconcileWorker] = await Promise.all([startTestWorker(temporal, activityDeps, taskQueue), startTestWorker(temporal, activityDeps, `${taskQueue}-reconcile`)]);
+      const both = { stop: () => Promise.all([worker.stop(), reconcileWorker.stop()]).then(() => undefined) };
+      workers.push(both);
+      return both;
     },
     async createTenant(name) {
       const grantToken = `grant-${randomBytes(12).toString('hex')}`;
