@@ -1,5 +1,6 @@
 // Everything a sync test needs, all real but e-conomic: a Temporal dev server, a fresh Postgres
-// database, the fake e-conomic over HTTP, and a worker running the real workflows and activities.
+// database, the fake e-conomic over HTTP, and a worker running the real workflows and activities. The
+// fake's clock follows the real one, as e-conomic's does: reconciliation's watermarks are taken from it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -44,7 +45,7 @@ export interface SyncHarness {
 }
 
 export async function startSyncHarness(options: { clientTimeoutMs?: number } = {}): Promise<SyncHarness> {
-  const [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic({ logCalls: true })]);
+  const [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic({ logCalls: true, clockStart: 'wall' })]);
   const secretsKey = randomBytes(32);
   const secretBox = createSecretBox(secretsKey);
   const callCounter = new CallCounter();
