@@ -27,7 +27,7 @@ import { tenants } from './db/schema';
 import { eq } from 'drizzle-orm';
 import { installTemporalLogger } from './temporal/runtime-logger';
 import { ensurePrivateDirectory } from './util/private-dir';
-import { createSyncWorker } from './worker';
+import { createSyncWorker, RECONCILE_ACTIVITY_SLOTS } from './worker';
 
 export interface RunningService {
   httpUrl?: string;
@@ -178,12 +178,6 @@ export async function startService(config: Config, log: Logger): Promise<Running
     },
   };
 }
-
-/**
- * Reconciliation activities one process runs at once: each lists pages and signals entities, never
- * waiting for them, so a few slots serve many tenants (more would only queue up at e-conomic's quota).
- */
-const RECONCILE_ACTIVITY_SLOTS = 8;
 
 /** Listens, turning "port taken" and "address not here" into a one-line configuration error. */
 async function listenOn(app: FastifyInstance, variable: string, port: number, host: string): Promise<void> {

@@ -156,7 +156,8 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     const { synced, deleted, failed, stuck } = counts;
     Object.assign(counts, result.cursor.counts, { synced, deleted, failed, stuck });
     const now = Date.now();
-    for (const entity of result.signalled) {
+    // `?? []`: a run recorded before entities reported back (its activity awaited them) replays unchanged.
+    for (const entity of result.signalled ?? []) {
       const eventId = reconcileEventId(execution, entity.kind, entity.number);
       outstanding.set(eventId, { scope, kind: entity.kind, number: entity.number, since: now });
       const outcome = early.get(eventId);
@@ -166,7 +167,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
       }
     }
     if (result.guard) (progress.guard ??= []).push(result.guard);
-    progress.deletionCandidates = result.deletionCandidates;
+    progress.deletionCandidates = result.deletionCandidates ?? progress.deletionCandidates;
     if (result.done) {
       progress.scopeIndex += 1;
       progress.cursor = undefined;

@@ -114,7 +114,7 @@ export interface CallCounts {
 export interface FakeEconomicOptions {
   appSecretToken?: string;
   /** Where the fake's clock starts; `'wall'`: it follows the real clock (FakeClock). */
-  clockStart?: Date | string | 'wall';
+  clockStart?: Date | string;
   /** Keep per-call log entries (counters are kept regardless). Default true. */
   logCalls?: boolean;
   /**

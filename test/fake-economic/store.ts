@@ -12,7 +12,7 @@ export const DOC_STATES: readonly DocState[] = ['drafts', 'sent', 'archived'];
 export class FakeClock {
   private ms: number;
   private readonly wall: boolean;
-  constructor(start: Date | string | 'wall' = '2026-01-01T00:00:00Z') {
+  constructor(start: Date | string = '2026-01-01T00:00:00Z') {
     this.wall = start === 'wall';
     this.ms = start === 'wall' ? Date.now() : new Date(start).getTime();
   }

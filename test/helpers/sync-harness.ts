@@ -9,6 +9,7 @@ import { storeGrant } from '../../src/access/grants';
 import { tenants } from '../../src/db/schema';
 import { CallCounter } from '../../src/economic';
 import { createSecretBox, type SecretBox } from '../../src/secrets/secret-box';
+import { RECONCILE_ACTIVITY_SLOTS } from '../../src/worker';
 import type { EntityKind } from '../../src/shared/entities';
 import { entityChange } from '../../src/shared/sync-signals';
 import { entityWorkflowsOn, signalEntityChange } from '../../src/temporal/signal-entity';
@@ -70,7 +71,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     activityDeps,
     async startWorker() {
       // Both task queues, as the service's worker role polls them.
-      const [worker, reconcileWorker] = await Promise.all([startTestWorker(temporal, activityDeps, taskQueue), startTestWorker(temporal, activityDeps, `${taskQueue}-reconcile`)]);
+      const [worker, reconcileWorker] = await Promise.all([startTestWorker(temporal, activityDeps, taskQueue), startTestWorker(temporal, activityDeps, `${taskQueue}-reconcile`, RECONCILE_ACTIVITY_SLOTS)]);
       const both = { stop: () => Promise.all([worker.stop(), reconcileWorker.stop()]).then(() => undefined) };
       workers.push(both);
       return both;
