@@ -385,7 +385,11 @@ export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStor
       const s = input.summary;
       // A full run counts as one only when it compared (and deleted) everything.
       const complete = s.full && !s.budgetExhausted && !s.guard?.length && !s.errors?.length;
-      await reconcileStore.finishRun(input.tenantId, { full: complete, summary: s, resume: input.resume ?? null });
+      // A run of the other mode leaves a stored resume point alone (a manual incremental run between two
+      // budget-cut full runs must not send the next full run back to its first scope).
+      const stored = input.resume ? undefined : ((await reconcileStore.scopeState(input.tenantId, TENANT_SCOPE))?.resume as ReconcileResume | null | undefined);
+      const resume = input.resume ?? (stored && stored.full !== s.full ? undefined : null);
+      await reconcileStore.finishRun(input.tenantId, { full: complete, summary: s, resume });
     },
   };
 }

@@ -79,6 +79,15 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   const schedule = temporal.env.client.schedule.getHandle('reconcile/servicetest');
   const described = await waitFor('the reconcile/servicetest schedule', () => schedule.describe().catch(() => undefined), 10_000);
   assert.equal(described.state.paused, false);
+  // Reconciliation runs on its own task queue, which the service's worker polls too.
+  assert.match(described.action.type === 'startWorkflow' ? described.action.taskQueue : '', /^service-[0-9a-f]+-reconcile$/);
+  await schedule.trigger();
+  const run = temporal.env.client.workflow.getHandle('reconcile/servicetest/scheduled');
+  const closed = await waitFor('the triggered reconciliation to complete', async () => {
+    const d = await run.describe().catch(() => undefined);
+    return d && d.status.name !== 'RUNNING' ? d : undefined;
+  }, 30_000);
+  assert.equal(closed.status.name, 'COMPLETED');
 
   const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);

@@ -97,7 +97,8 @@ export function createReconcileStore(db: Database) {
     },
 
     /** The run is done: recorded on the tenant's row (read by `auto` runs and by `status`). */
-    finishRun: (tenantId: number, run: { full: boolean; summary: unknown; resume: unknown }): Promise<void> => recordRun(tenantId, TENANT_SCOPE, run),
+    /** `resume`: where a budget-cut run stopped, null to clear it, undefined to leave it as it is. */
+    finishRun: (tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown }): Promise<void> => recordRun(tenantId, TENANT_SCOPE, run),
 
     /** Drops seen numbers of runs that crashed for good. */
     async pruneSeen(tenantId: number, olderThan: Date): Promise<void> {
