@@ -116,7 +116,8 @@ test('a stuck entity does not stop the next reconciliation run', async () => {
   assert.deepEqual(first.stuck, [{ scope: 'customer', kind: 'customer', number: 2 }]);
   assert.deepEqual([...(await liveCustomers(t)).keys()].sort(), [1, 3]);
 
-  // The next run (same workflow id, as the schedule starts it) proceeds and catches the next change.
+  // The next run proceeds and catches the next change; under the same workflow id, a late report from the
+  // first run's stuck entity is not taken for one of its own.
   t.agreement.upsertCustomer({ customerNumber: 3, name: 'Næste Kørsel ApS', currency: 'DKK' });
   const started = Date.now();
   const second = await reconcile(t, 'incremental', options, id);

@@ -82,12 +82,10 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   // Reconciliation runs on its own task queue, which the service's worker polls too.
   assert.match(described.action.type === 'startWorkflow' ? described.action.taskQueue : '', /^service-[0-9a-f]+-reconcile$/);
   await schedule.trigger();
-  const run = temporal.env.client.workflow.getHandle('reconcile/servicetest/scheduled');
-  const closed = await waitFor('the triggered reconciliation to complete', async () => {
-    const d = await run.describe().catch(() => undefined);
-    return d && d.status.name !== 'RUNNING' ? d : undefined;
-  }, 30_000);
-  assert.equal(closed.status.name, 'COMPLETED');
+  // The schedule names its runs `reconcile/servicetest/scheduled-<time>`: find the triggered one.
+  const started = await waitFor('the triggered reconciliation to start', async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId, 30_000);
+  const summary = await temporal.env.client.workflow.getHandle(started).result();
+  assert.equal((summary as { tenant?: string }).tenant, 'servicetest');
 
   const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);
