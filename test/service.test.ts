@@ -84,8 +84,8 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   await schedule.trigger();
   // The schedule names its runs `reconcile/servicetest/scheduled-<time>`: find the triggered one.
   const started = await waitFor('the triggered reconciliation to start', async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId, 30_000);
-  const summary = await temporal.env.client.workflow.getHandle(started).result();
-  assert.equal((summary as { tenant?: string }).tenant, 'servicetest');
+  const summary = (await temporal.env.client.workflow.getHandle(started).result()) as { tenant?: string };
+  assert.equal(summary.tenant, 'servicetest');
 
   const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);
