@@ -1,7 +1,14 @@
 // Reconciliation activities: list e-conomic page by page, compare each page with Postgres, and
 // hand every entity that is missing, stale or gone to its entity workflow (the EntityWorkflows port, the
 // same signal-with-start path webhooks use), so dependencies, ordering and coalescing come from the
-// entity workflow.
+// entity workflow. They never wait for an entity: they return what they signalled, and the reconcile
+// workflow awaits the entities' reports (workflows/reconcile.ts), so no worker slot is held meanwhile.
+//
+// Watermarks cannot run ahead of what was compared: a `lastUpdated` scope's watermark is the instant its
+// scan began (the next run re-lists from there minus the overlap), and booked invoices keep a number
+// watermark of their own, the highest number a listing compared (docs/architecture.md). A full run's
+// "Postgres has it, e-conomic does not" rows pass the deletion guard first: when the run would mark
+// more than `maxDeleteShare` of the tenant's live rows deleted, it signals none of them and reports why.
 //
 // Memory is bounded by one page: a page is compared with the rows of exactly its numbers, and for
 // "Postgres has it, e-conomic no longer does" the numbers seen are written to `reconcile_seen` and the
@@ -22,12 +29,14 @@ import {
   reconcileEventId,
   type ReconcileMode,
   type ReconcileOptions,
+  type DeletionGuardStop,
+  type ReconcileResume,
   type ReconcileScope,
   type ReconcileSummary,
   type ScopeCounts,
   type ScopeCursor,
 } from '../src/shared/reconcile';
-import { entityChange, type EntityChange, type EntitySyncResult } from '../src/shared/sync-signals';
+import { entityChange, type EntityChange } from '../src/shared/sync-signals';
 import type { EntityStore, StoredEntity } from '../src/store/entity-store';
 import type { ReconcileStore } from '../src/store/reconcile-store';
 import type { DocumentStatus } from '../src/sync/entity-record';
@@ -40,8 +49,6 @@ import type { EconomicAccess, TenantRef } from './economic-access';
 export interface EntityWorkflows {
   /** Hands the change to its entity's workflow (signal-with-start), as a webhook does. */
   notify(change: EntityChange): Promise<void>;
-  /** Waits for the entity's workflow to finish its work: its result, or a rejection when it failed. */
-  result(change: EntityChange): Promise<EntitySyncResult>;
 }
 
 export interface ReconcileDeps {
@@ -52,6 +59,7 @@ export interface ReconcileDeps {
 }
 
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
+export const DEFAULT_MAX_DELETE_SHARE = 0.2;
 const ORPHAN_BATCH = 500;
 const SEEN_KEPT_MS = 2 * 24 * 3600_000;
 
@@ -132,12 +140,26 @@ export interface ReconcileScopeInput extends TenantRef {
   cursor?: ScopeCursor;
   /** Listing calls this attempt may make before handing the cursor back. */
   maxPages: number;
+  /** Bounded fan-out: once this many entities are signalled, the page is finished and the cursor handed back. */
+  maxSignals?: number;
+  /** The workflow execution whose event ids the signals carry (defaults to `runId`). */
+  signalRunId?: string;
+  /** The reconcile workflow that awaits the entities' `entityDone` reports; none: nobody waits. */
+  replyTo?: string;
+  /** Rows the run's earlier scopes would mark deleted (the deletion guard counts the whole run). */
+  deletionCandidates?: number;
   options?: ReconcileOptions;
 }
 
 export interface ReconcileScopeResult {
   done: boolean;
   cursor: ScopeCursor;
+  /** The entities this call signalled: the workflow awaits their reports. */
+  signalled: Array<{ kind: EntityKind; number: number }>;
+  /** The run's deletion candidates so far, this scope's included once it passed the guard. */
+  deletionCandidates: number;
+  /** Set when the deletion guard stopped this scope's deletions. */
+  guard?: DeletionGuardStop;
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
@@ -169,37 +191,51 @@ export function createReconcileActivities(deps: ReconcileDeps) {
 
   async function startCursor(input: ReconcileScopeInput, overlapMs: number): Promise<ScopeCursor> {
     const def = SCOPES[input.scope];
-    const cursor: ScopeCursor = { runId: input.runId, scope: input.scope, phase: 'list', skipPages: 0, counts: emptyCounts() };
+    const cursor: ScopeCursor = { runId: input.runId, scope: input.scope, phase: 'list', skipPages: 0, counts: emptyCounts(), scanStartedAt: new Date().toISOString() };
     if (input.full) return cursor;
     if (def.byLastUpdated) {
       const state = await reconcileStore.scopeState(input.tenantId, input.scope);
       // The Projects API writes instants without a zone (docs/economic-api.md): its own filter form.
       if (state?.watermark) cursor.filter = (def.kind === 'project' ? projectFilters : filters).lastUpdatedAfter(new Date(state.watermark.getTime() - overlapMs));
     } else if (input.scope === 'booked-invoice:new') {
-      const highest = (await store.highestNumber(input.tenantId, 'booked-invoice')) ?? 0;
+      // Reconciliation's own number watermark (the full scan's or the last incremental's), never the
+      // highest number stored: a webhook for 105 must not hide lost ones for 101–104.
+      const states = await Promise.all([reconcileStore.scopeState(input.tenantId, 'booked-invoice'), reconcileStore.scopeState(input.tenantId, 'booked-invoice:new')]);
+      const highest = Math.max(0, ...states.map((s) => s?.numberWatermark ?? 0));
       if (highest > 0) cursor.filter = filters.gt('bookedInvoiceNumber', highest);
     }
     return cursor;
   }
 
-  async function orphanBatch(input: ReconcileScopeInput, after: number): Promise<number[]> {
+  function unseenQuery(input: ReconcileScopeInput) {
     const def = SCOPES[input.scope];
-    return store.unseenRows(input.tenantId, {
-      kind: def.kind,
-      runId: input.runId,
-      scope: input.scope,
-      status: def.status,
-      unpaidOnly: input.scope === 'booked-invoice:unpaid',
-      after,
-      limit: ORPHAN_BATCH,
-    });
+    return { kind: def.kind, runId: input.runId, scope: input.scope, status: def.status, unpaidOnly: input.scope === 'booked-invoice:unpaid' };
   }
 
-  /** Hands each entity to its workflow and, when asked to, waits for it; bounded concurrency. */
-  async function syncEntities(input: ReconcileScopeInput, kind: EntityKind, numbers: number[], counts: ScopeCounts): Promise<void> {
+  async function orphanBatch(input: ReconcileScopeInput, after: number, limit: number): Promise<number[]> {
+    return store.unseenRows(input.tenantId, { ...unseenQuery(input), after, limit: Math.max(1, Math.min(ORPHAN_BATCH, limit)) });
+  }
+
+  /**
+   * The deletion guard: a full run's missing rows would be marked deleted by their entity workflows.
+   * Counted before any is signalled; when the run's candidates exceed the tenant's share, none is.
+   */
+  async function deletionGuard(input: ReconcileScopeInput): Promise<{ candidates: number; stop?: DeletionGuardStop }> {
+    // Rows missing from the unpaid listing are paid, not deleted; only full runs delete.
+    if (!input.full || input.scope === 'booked-invoice:unpaid') return { candidates: 0 };
+    const candidates = await store.countUnseenRows(input.tenantId, unseenQuery(input));
+    if (candidates === 0 || input.options?.allowMassDelete) return { candidates };
+    const maxShare = input.options?.maxDeleteShare ?? DEFAULT_MAX_DELETE_SHARE;
+    const rows = await store.liveRowCount(input.tenantId);
+    const total = (input.deletionCandidates ?? 0) + candidates;
+    if (total <= maxShare * rows) return { candidates };
+    return { candidates, stop: { scope: input.scope, candidates: total, rows, maxShare } };
+  }
+
+  /** Hands each entity to its workflow (bounded concurrency); the workflow awaits their reports. */
+  async function syncEntities(input: ReconcileScopeInput, kind: EntityKind, numbers: number[], counts: ScopeCounts, signalled: ReconcileScopeResult['signalled']): Promise<void> {
     const entities = deps.entities;
     if (!entities) throw ApplicationFailure.nonRetryable('reconciliation needs the entity workflows port in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
-    const wait = input.options?.waitForEntities ?? true;
     const receivedAt = new Date();
     // `order:sent` → look in sent first: the entity's fetch then costs one call, not up to three.
     const state = input.scope.split(':')[1];
@@ -207,26 +243,22 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     await forEachLimit(numbers, input.options?.concurrency ?? 16, async (number) => {
       const change = entityChange(
         { tenantId: input.tenantId, tenant: input.tenant, kind, number },
-        { eventId: reconcileEventId(input.runId, kind, number), source: 'reconcile', receivedAt, stateHint },
+        { eventId: reconcileEventId(input.signalRunId ?? input.runId, kind, number), source: 'reconcile', receivedAt, stateHint, replyTo: input.replyTo },
       );
       await entities.notify(change);
       counts.signalled += 1;
-      if (!wait) return;
-      try {
-        const result = await entities.result(change);
-        if (result.lastOutcome === 'deleted') counts.deleted += 1;
-        else counts.synced += 1;
-      } catch {
-        // The entity workflow failed visibly (Temporal UI, sync_state, `retry-failed`); the run goes on.
-        counts.failed += 1;
-      }
+      signalled.push({ kind, number });
     });
   }
 
   async function finishScope(input: ReconcileScopeInput, cursor: ScopeCursor): Promise<void> {
+    const def = SCOPES[input.scope];
     await reconcileStore.finishScope(input.tenantId, input.runId, input.scope, {
       full: input.full,
-      watermark: cursor.maxLastUpdated ? new Date(cursor.maxLastUpdated) : null,
+      // What was compared, not the greatest lastUpdated seen: a change on a page already compared during
+      // the scan is later than its start, so the next run (from here minus the overlap) lists it.
+      watermark: def.byLastUpdated && cursor.scanStartedAt ? new Date(cursor.scanStartedAt) : null,
+      numberWatermark: def.kind === 'booked-invoice' && input.scope !== 'booked-invoice:unpaid' ? (cursor.maxNumber ?? null) : null,
       summary: cursor.counts,
     });
   }
@@ -247,6 +279,10 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       // so a resumed attempt neither skips nor double-counts a page.
       const counts: ScopeCounts = { ...cursor.counts };
       let committed: ScopeCursor = { ...cursor, counts: { ...counts } };
+      const signalled: ReconcileScopeResult['signalled'] = [];
+      const maxSignals = input.maxSignals ?? Infinity;
+      const prior = input.deletionCandidates ?? 0;
+      const handBack = (): ReconcileScopeResult => ({ done: false, cursor: committed, signalled, deletionCandidates: prior + (committed.candidates ?? 0) });
       const beat = () => ctx.heartbeat(committed);
       const commit = (next: ScopeCursor) => {
         cursor = next;
@@ -261,7 +297,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
           const pages = def.list(session.client, { filter: cursor.filter, skipPages: cursor.skipPages, projectCursor: cursor.projectCursor, pageSize })[Symbol.asyncIterator]();
           let calls = 0;
           for (;;) {
-            if (calls >= input.maxPages) return { done: false, cursor: committed };
+            if (calls >= input.maxPages || signalled.length >= maxSignals) return handBack();
             calls += 1;
             counts.calls += 1;
             const next = await session.run(() => pages.next());
@@ -270,17 +306,20 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             counts.peakItemsInMemory = Math.max(counts.peakItemsInMemory, items.length);
             counts.checked += items.length;
             let maxLastUpdated = cursor.maxLastUpdated;
+            let maxNumber = cursor.maxNumber;
             for (const item of items) {
               if (item.lastUpdated && (!maxLastUpdated || Date.parse(item.lastUpdated) > Date.parse(maxLastUpdated))) maxLastUpdated = item.lastUpdated;
+              if (maxNumber === undefined || item.number > maxNumber) maxNumber = item.number;
             }
             if (bothWays) await reconcileStore.recordSeen(input.tenantId, input.runId, input.scope, items.map((i) => i.number));
             const stored = await store.versionsOf(input.tenantId, def.kind, items.map((i) => i.number));
             const stale = items.filter((i) => needsSync(i, stored.get(i.number), def.status)).map((i) => i.number);
-            await syncEntities(input, def.kind, stale, counts);
+            await syncEntities(input, def.kind, stale, counts, signalled);
             const more = page !== undefined && (page.nextSkipPages !== undefined || page.nextProjectCursor !== undefined);
             commit({
               ...cursor,
               maxLastUpdated,
+              maxNumber,
               skipPages: page?.nextSkipPages,
               projectCursor: page?.nextProjectCursor,
               ...(more ? {} : { phase: 'orphans' as const, afterNumber: 0 }),
@@ -289,16 +328,26 @@ export function createReconcileActivities(deps: ReconcileDeps) {
           }
         }
         if (bothWays) {
+          if (cursor.candidates === undefined) {
+            const guard = await deletionGuard(input);
+            if (guard.stop) {
+              // Nothing signalled: the scope ends here, loud in the summary and in `status`.
+              await finishScope(input, committed);
+              return { done: true, cursor: committed, signalled, deletionCandidates: prior, guard: guard.stop };
+            }
+            commit({ ...cursor, candidates: guard.candidates });
+          }
           for (;;) {
-            const numbers = await orphanBatch(input, cursor.afterNumber ?? 0);
+            if (signalled.length >= maxSignals) return handBack();
+            const numbers = await orphanBatch(input, cursor.afterNumber ?? 0, maxSignals - signalled.length);
             if (numbers.length === 0) break;
             counts.checked += numbers.length;
-            await syncEntities(input, def.kind, numbers, counts);
+            await syncEntities(input, def.kind, numbers, counts, signalled);
             commit({ ...cursor, afterNumber: numbers[numbers.length - 1] });
           }
         }
         await finishScope(input, committed);
-        return { done: true, cursor: committed };
+        return { done: true, cursor: committed, signalled, deletionCandidates: prior + (committed.candidates ?? 0) };
       } finally {
         clearInterval(ticker);
       }
@@ -311,12 +360,16 @@ export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStor
   const { reconcileStore } = deps;
   return {
     /** Decides full or incremental and the scopes of this run. */
-    async beginReconcile(input: BeginReconcileInput): Promise<{ full: boolean; scopes: ReconcileScope[] }> {
+    async beginReconcile(input: BeginReconcileInput): Promise<{ full: boolean; scopes: ReconcileScope[]; resume?: ReconcileResume }> {
       const tenantState = await reconcileStore.scopeState(input.tenantId, TENANT_SCOPE);
       const lastFull = tenantState?.lastFullRunAt?.getTime();
       const fullEveryMs = input.fullEveryMs ?? 24 * 3600_000;
       // A minute's slack, so a schedule firing on the dot does not wait for its next interval.
       const full = input.mode === 'full' || (input.mode === 'auto' && (lastFull === undefined || Date.now() - lastFull >= fullEveryMs - 60_000));
+      // A run of the same mode cut short by its call budget: go on where it stopped, so later scopes
+      // are not starved by earlier ones listed again and again.
+      const resume = tenantState?.resume as ReconcileResume | null | undefined;
+      if (resume && resume.full === full && resume.scopeIndex < resume.scopes.length) return { full, scopes: resume.scopes, resume };
       // Rows of runs that crashed for good.
       await reconcileStore.pruneSeen(input.tenantId, new Date(Date.now() - SEEN_KEPT_MS));
       if (full) return { full, scopes: [...FULL_SCOPES] };
@@ -328,8 +381,15 @@ export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStor
     },
 
     /** Records the run on the tenant's row (read by `auto` runs and by `status`). */
-    async finishReconcile(input: { tenantId: number; summary: ReconcileSummary }): Promise<void> {
-      await reconcileStore.finishRun(input.tenantId, { full: input.summary.full && !input.summary.budgetExhausted, summary: input.summary });
+    async finishReconcile(input: { tenantId: number; summary: ReconcileSummary; resume?: ReconcileResume }): Promise<void> {
+      const s = input.summary;
+      // A full run counts as one only when it compared (and deleted) everything.
+      const complete = s.full && !s.budgetExhausted && !s.guard?.length && !s.errors?.length;
+      // A run of the other mode leaves a stored resume point alone (a manual incremental run between two
+      // budget-cut full runs must not send the next full run back to its first scope).
+      const stored = input.resume ? undefined : ((await reconcileStore.scopeState(input.tenantId, TENANT_SCOPE))?.resume as ReconcileResume | null | undefined);
+      const resume = input.resume ?? (stored && stored.full !== s.full ? undefined : null);
+      await reconcileStore.finishRun(input.tenantId, { full: complete, summary: s, resume });
     },
   };
 }

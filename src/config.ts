@@ -48,6 +48,8 @@ export interface Config {
   temporalAddress: string | undefined;
   temporalNamespace: string;
   taskQueue: string;
+  /** Reconciliation's own task queue (workflows and activities), polled by every worker besides `taskQueue`. */
+  reconcileTaskQueue: string;
   economicRestUrl: string;
   economicProjectsUrl: string;
   economicAppSecretToken: string;
@@ -62,6 +64,8 @@ export interface Config {
   /** Reconciliation intervals, as durations Temporal understands (validated). */
   reconcileIncrementalEvery: string;
   reconcileFullEvery: string;
+  /** Deletion guard: a full run stops before marking more than this share (0–1) of a tenant's rows deleted. */
+  reconcileMaxDeleteShare: number;
   /** The embedded single process: ROLE=all without DATABASE_URL or TEMPORAL_ADDRESS. */
   embedded: boolean;
 }
@@ -118,6 +122,23 @@ function integer(fallback: number, min: number, max: number) {
     });
 }
 
+/** A share from 0 to 1, written as a fraction (0.2) or a percentage (20%). */
+function share(fallback: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return fallback;
+      const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(raw);
+      const value = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+      if (!(value >= 0 && value <= 1)) {
+        ctx.addIssue({ code: 'custom', message: `must be a share from 0 to 1, such as 0.2 or 20% (got ${shown(raw)})` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
 /** Parses a duration with a unit ("90s", "15m", "24h", "1 day"); undefined when it is not one. */
 export function parseDuration(raw: string): number | undefined {
   // A bare number would be read as milliseconds: "RECONCILE_FULL_EVERY=24" meaning 24 ms is never intended.
@@ -152,6 +173,8 @@ function text(fallback: string) {
     .optional()
     .transform((raw, ctx) => {
       const value = (raw ?? fallback).trim();
+      // An empty fallback: unset means "derived from another variable".
+      if (raw === undefined && fallback === '') return value;
       if (value === '' || value.length > 255 || /\s/.test(value)) {
         ctx.addIssue({ code: 'custom', message: `must be a name without spaces, at most 255 characters (got ${shown(raw ?? '')})` });
         return z.NEVER;
@@ -235,6 +258,7 @@ const envSchema = z.object({
     }),
   TEMPORAL_NAMESPACE: text('default'),
   TEMPORAL_TASK_QUEUE: text('economic-sync'),
+  RECONCILE_TASK_QUEUE: text(''),
   TEMPORAL_UI_PORT: integer(8233, 0, 65535),
   ECONOMIC_REST_URL: httpUrl('https://restapi.e-conomic.com'),
   ECONOMIC_PROJECTS_URL: httpUrl(DEFAULT_PROJECTS_URL),
@@ -268,6 +292,7 @@ const envSchema = z.object({
   AUTH_FAILURE_WINDOW: duration('1m', 1000),
   RECONCILE_INCREMENTAL_EVERY: duration('15m', 1000),
   RECONCILE_FULL_EVERY: duration('24h', 1000),
+  RECONCILE_MAX_DELETE_SHARE: share(0.2),
 });
 
 type Env = Record<string, string | undefined>;
@@ -323,6 +348,7 @@ export function loadConfig(env: Env = process.env): Config {
     temporalAddress,
     temporalNamespace: v.TEMPORAL_NAMESPACE,
     taskQueue: v.TEMPORAL_TASK_QUEUE,
+    reconcileTaskQueue: v.RECONCILE_TASK_QUEUE || `${v.TEMPORAL_TASK_QUEUE}-reconcile`,
     economicRestUrl: v.ECONOMIC_REST_URL,
     economicProjectsUrl: v.ECONOMIC_PROJECTS_URL,
     economicAppSecretToken: v.ECONOMIC_APP_SECRET_TOKEN ?? DEMO_APP_SECRET,
@@ -346,6 +372,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     reconcileIncrementalEvery: v.RECONCILE_INCREMENTAL_EVERY.text,
     reconcileFullEvery: v.RECONCILE_FULL_EVERY.text,
+    reconcileMaxDeleteShare: v.RECONCILE_MAX_DELETE_SHARE,
     embedded: role === 'all' && !databaseUrl && !temporalAddress,
   };
 }

@@ -27,7 +27,7 @@ import { tenants } from './db/schema';
 import { eq } from 'drizzle-orm';
 import { installTemporalLogger } from './temporal/runtime-logger';
 import { ensurePrivateDirectory } from './util/private-dir';
-import { createSyncWorker } from './worker';
+import { createSyncWorker, RECONCILE_ACTIVITY_SLOTS } from './worker';
 
 export interface RunningService {
   httpUrl?: string;
@@ -70,6 +70,10 @@ export async function startService(config: Config, log: Logger): Promise<Running
   // The operations port comes up first, so that /healthz answers while the worker bundles its workflows.
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
+  // Reconciliation polls its own task queue (docs/temporal.md): its workflows and listings never take
+  // the slots webhook-driven entity syncs need, however many tenants reconcile at once.
+  let reconcileWorker: Worker | undefined;
+  let reconcileWorkerRun: Promise<void> | undefined;
   // The webhook port is ready when it can accept events; the operations port reports the whole process.
   const webhookProbes: Probe[] = [
     { name: 'postgres', check: () => database.ping() },
@@ -80,6 +84,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     check: async () => {
       const state = worker?.getState() ?? 'STARTING';
       if (state !== 'RUNNING') throw new Error(`worker ${state}`);
+      const reconcileState = reconcileWorker?.getState() ?? 'STARTING';
+      if (reconcileState !== 'RUNNING') throw new Error(`reconciliation worker ${reconcileState}`);
     },
   };
   const httpOptions = { log, trustProxy: config.trustProxy, timeouts: config.http };
@@ -88,23 +94,28 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const metricsUrl = `http://${urlHost(config.metricsHost)}:${listeningPort(opsApp)}`;
 
   if (runsWorker && temporal.nativeConnection) {
-    worker = await createSyncWorker({
+    const activities = createActivities({
+      db: database.db,
+      secretBox,
+      callCounter,
+      entities: entityWorkflowsOn(temporal.client, config.taskQueue),
+      economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
+    });
+    worker = await createSyncWorker({ connection: temporal.nativeConnection, namespace: temporal.namespace, taskQueue: config.taskQueue, activities });
+    reconcileWorker = await createSyncWorker({
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
-      taskQueue: config.taskQueue,
-      activities: createActivities({
-        db: database.db,
-        secretBox,
-        callCounter,
-        entities: entityWorkflowsOn(temporal.client, config.taskQueue),
-        economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
-      }),
+      taskQueue: config.reconcileTaskQueue,
+      activities,
+      maxConcurrentActivityTaskExecutions: RECONCILE_ACTIVITY_SLOTS,
     });
     workerRun = worker.run();
     workerRun.catch((err: unknown) => log.error({ err }, 'worker stopped with an error'));
+    reconcileWorkerRun = reconcileWorker.run();
+    reconcileWorkerRun.catch((err: unknown) => log.error({ err }, 'reconciliation worker stopped with an error'));
     // Each tenant with credentials gets its reconciliation schedule `reconcile/<tenant>` (idempotent).
     try {
-      const count = await ensureAllReconcileSchedules(temporal.client, config.taskQueue, database.db, config);
+      const count = await ensureAllReconcileSchedules(temporal.client, config.reconcileTaskQueue, database.db, config);
       log.info({ tenants: count, every: config.reconcileIncrementalEvery, fullEvery: config.reconcileFullEvery }, 'reconciliation schedules ensured');
     } catch (err) {
       log.warn({ err }, 'could not ensure the reconciliation schedules; they are retried at the next start');
@@ -129,7 +140,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       // A tenant's first grant makes it reconcilable: give it its schedule now, not at the next start.
       onNewGrant: async (tenantId) => {
         const [tenant] = await database.db.select({ id: tenants.id, name: tenants.name }).from(tenants).where(eq(tenants.id, tenantId));
-        if (tenant) await ensureReconcileSchedule(temporal.client, config.taskQueue, tenant, config);
+        if (tenant) await ensureReconcileSchedule(temporal.client, config.reconcileTaskQueue, tenant, config);
       },
       metrics,
       log,
@@ -158,7 +169,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
       await pipeline?.stop();
       await stopAdminSocket?.();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      if (reconcileWorker && reconcileWorker.getState() === 'RUNNING') reconcileWorker.shutdown();
       await workerRun?.catch(() => {});
+      await reconcileWorkerRun?.catch(() => {});
       await opsApp.close();
       await temporal.close();
       await database.close();

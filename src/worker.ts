@@ -42,6 +42,12 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(message),
 };
 
+/**
+ * Reconciliation activities one process runs at once (RECONCILE_TASK_QUEUE): each lists pages and signals
+ * entities, never waiting for them, so a few slots serve many tenants, and the CPU stays with entity syncs.
+ */
+export const RECONCILE_ACTIVITY_SLOTS = 8;
+
 export interface SyncWorkerOptions {
   connection: NativeConnection;
   namespace: string;

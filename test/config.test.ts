@@ -72,6 +72,20 @@ test('durations need a unit and a sensible size', () => {
   assert.match(problems(() => loadConfig({ HTTP_HEADERS_TIMEOUT: '20s' }))[0] ?? '', /HTTP_HEADERS_TIMEOUT \(20s\) must not exceed HTTP_REQUEST_TIMEOUT \(10s\)/);
 });
 
+test('RECONCILE_MAX_DELETE_SHARE: a share from 0 to 1, as a fraction or a percentage; RECONCILE_TASK_QUEUE follows TEMPORAL_TASK_QUEUE', () => {
+  assert.equal(loadConfig({}).reconcileMaxDeleteShare, 0.2);
+  assert.equal(loadConfig({ RECONCILE_MAX_DELETE_SHARE: '0.05' }).reconcileMaxDeleteShare, 0.05);
+  assert.equal(loadConfig({ RECONCILE_MAX_DELETE_SHARE: '35%' }).reconcileMaxDeleteShare, 0.35);
+  assert.equal(loadConfig({ RECONCILE_MAX_DELETE_SHARE: '1' }).reconcileMaxDeleteShare, 1);
+  for (const value of ['1.5', '120%', '-0.1', 'a fifth', '0.2.1']) {
+    assert.match(problems(() => loadConfig({ RECONCILE_MAX_DELETE_SHARE: value }))[0] ?? '', /^RECONCILE_MAX_DELETE_SHARE must be a share from 0 to 1/, value);
+  }
+  assert.equal(loadConfig({}).reconcileTaskQueue, 'economic-sync-reconcile');
+  assert.equal(loadConfig({ TEMPORAL_TASK_QUEUE: 'sync' }).reconcileTaskQueue, 'sync-reconcile');
+  assert.equal(loadConfig({ RECONCILE_TASK_QUEUE: 'recon' }).reconcileTaskQueue, 'recon');
+  assert.match(problems(() => loadConfig({ RECONCILE_TASK_QUEUE: 'two words' }))[0] ?? '', /^RECONCILE_TASK_QUEUE must be a name without spaces/);
+});
+
 test('TRUST_PROXY: off by default; addresses, ranges and names; never "everyone" or a hop count', () => {
   for (const off of ['', 'false', 'off', '0', 'none']) assert.equal(loadConfig({ TRUST_PROXY: off }).trustProxy, false, off);
   assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,loopback,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8']);

@@ -19,7 +19,7 @@ import {
   reconcileState,
 } from '../src/db/schema';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
-import { ensureReconcileSchedule } from '../src/temporal/reconcile-schedule';
+import { ensureReconcileSchedule, scheduleOffsetMs } from '../src/temporal/reconcile-schedule';
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import { DOC_STATES, seedAgreement } from './fake-economic';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
@@ -227,7 +227,9 @@ test('a 429 storm on every listing slows the run down and loses nothing', async 
   h.fake.faults.inject({ agreement: storm.grantToken, path: /^\/(customers|Projects|orders\/\w+|quotes\/\w+|invoices\/\w+)\/\d+$/, times: 8, kind: '429', retryAfterSeconds: 1 });
   h.fake.resetCalls();
   const started = Date.now();
-  const summary = await reconcile(storm, 'incremental');
+  // One entity awaited at a time: each later call to an entity's path is then its own retry, not the
+  // dependency fetch of an entity another scope signalled meanwhile.
+  const summary = await reconcile(storm, 'incremental', { maxOutstanding: 1 });
   const elapsed = Date.now() - started;
   await assertConverged(storm);
   assert.equal(summary.failed, 0);
@@ -256,6 +258,8 @@ test('the schedule reconcile/<tenant>: created once, updated idempotently, a pau
   assert.equal(described.state.paused, true);
   assert.equal(described.policies.overlap, ScheduleOverlapPolicy.SKIP);
   assert.equal(described.spec.intervals?.[0]?.every, 600_000);
+  // The tenant's own second within the interval, the same at every start.
+  assert.equal(described.spec.intervals?.[0]?.offset, scheduleOffsetMs('dropped', 600_000));
   assert.equal(described.action.type, 'startWorkflow');
   if (described.action.type === 'startWorkflow') {
     assert.equal(described.action.workflowType, RECONCILE_WORKFLOW_TYPE);

@@ -79,6 +79,13 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   const schedule = temporal.env.client.schedule.getHandle('reconcile/servicetest');
   const described = await waitFor('the reconcile/servicetest schedule', () => schedule.describe().catch(() => undefined), 10_000);
   assert.equal(described.state.paused, false);
+  // Reconciliation runs on its own task queue, which the service's worker polls too.
+  assert.match(described.action.type === 'startWorkflow' ? described.action.taskQueue : '', /^service-[0-9a-f]+-reconcile$/);
+  await schedule.trigger();
+  // The schedule names its runs `reconcile/servicetest/scheduled-<time>`: find the triggered one.
+  const started = await waitFor('the triggered reconciliation to start', async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId, 30_000);
+  const summary = (await temporal.env.client.workflow.getHandle(started).result()) as { tenant?: string };
+  assert.equal(summary.tenant, 'servicetest');
 
   const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);

@@ -24,11 +24,14 @@ export const BOOKKEEPING_OPTIONS: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
 };
 
-// One reconciliation call lists at most `pagesPerActivity` pages and may wait for the entity workflows it
-// signalled; the heartbeat carries its cursor, so a retry (429 with Retry-After, a killed worker) resumes
-// there. Database errors are typed as for the sync: an outage retries, a refused statement does not.
+// One reconciliation call lists at most `pagesPerActivity` pages and signals the entities that differ; it
+// never waits for them (the reconcile workflow does, without a slot), so its time is bounded by its
+// pages. The heartbeat carries its cursor, so a retry (429 with Retry-After, a killed worker) resumes
+// there. Database errors are typed as for the sync: an outage retries, a refused statement does not. The
+// attempts are bounded (about half an hour of backoff): a scope that keeps failing is reported by the run,
+// which ends, so the next scheduled run is not skipped behind it.
 export const RECONCILIATION_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '2 hours',
+  startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 60, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
 };

@@ -6,23 +6,27 @@
 // passes through this workflow's history. A sync that fails for good is recorded by a database-only
 // activity (with the renumbering it carried, so the entity's next sync applies it); if events arrived
 // meanwhile the workflow syncs them (the failed batch's renumbering carried along), else it fails with
-// the typed cause. Nothing pending is dropped by a failure.
+// the typed cause. Nothing pending is dropped by a failure. An event sent by a reconciliation run carries
+// `replyTo`: when the sync covering it ends, the run is signalled `entityDone` (docs/temporal.md).
 import {
   ActivityFailure,
   ApplicationFailure,
   continueAsNew,
   defineQuery,
   defineSignal,
+  getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BookkeepingActivities, SyncActivities } from '../activities';
+import { ENTITY_DONE_SIGNAL, type EntityDone } from '../src/shared/reconcile';
 import { CHANGE_SIGNAL, SYNC_STATUS_QUERY, type ChangeEvent, type EntitySyncInput, type EntitySyncResult, type EntitySyncStatus } from '../src/shared/sync-signals';
 import { BOOKKEEPING_OPTIONS, SYNC_OPTIONS } from './activity-options';
 
 export const changeSignal = defineSignal<[ChangeEvent]>(CHANGE_SIGNAL);
 export const syncStatusQuery = defineQuery<EntitySyncStatus>(SYNC_STATUS_QUERY);
+export const entityDoneSignal = defineSignal<[EntityDone]>(ENTITY_DONE_SIGNAL);
 
 const sync = proxyActivities<SyncActivities>(SYNC_OPTIONS);
 const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
@@ -56,10 +60,12 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     try {
       const result = await sync.syncEntity({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint });
       lastOutcome = result.outcome;
+      await reportBack(batch, result.outcome);
     } catch (err) {
       const { type, message } = describeFailure(err);
       lastOutcome = 'failed';
       await bookkeeping.recordSyncFailure({ tenantId, tenant, kind, number, errorType: type, error: message, oldNumber: renumbering?.oldNumber });
+      await reportBack(batch, 'failed');
       if (pending.length === 0) {
         // Fails the workflow so the Temporal UI shows it as Failed, with the cause's type and message.
         throw ApplicationFailure.create({ message: `sync of ${kind} ${number} for tenant ${tenant} failed: ${message}`, type, nonRetryable: true });
@@ -75,6 +81,19 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     }
   }
   return { syncs, events, lastOutcome };
+}
+
+/** Tells each reconciliation run that sent one of the batch's events how its sync ended. */
+async function reportBack(batch: ChangeEvent[], outcome: string): Promise<void> {
+  const replies = batch.filter((e) => e.replyTo !== undefined);
+  // A run that already ended (it stopped waiting at its deadline) is not an error for this entity.
+  await Promise.all(
+    replies.map((e) =>
+      getExternalWorkflowHandle(e.replyTo as string)
+        .signal(entityDoneSignal, { eventId: e.eventId, outcome })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 function describeFailure(err: unknown): { type: string; message: string } {

@@ -1,15 +1,24 @@
 // Reconciliation of one tenant: converges Postgres to e-conomic even when webhooks were lost.
 // Started by the tenant's Schedule `reconcile/<tenant>` (mode `auto`: full when the last full run is
-// older than `fullEveryMs`, else incremental) or by `reconcile --tenant <name> [--full]`.
+// older than `fullEveryMs`, else incremental) or by `reconcile --tenant <name> [--full]`, on the
+// reconciliation task queue (docs/temporal.md), so its activities never take a slot entity syncs need.
 //
-// Scope by scope, an activity lists a bounded number of pages and hands its cursor back; the workflow
-// carries the cursor, enforces the run's call budget, and continues as new when its history grows, so
-// a tenant of any size runs in bounded history. Each scope's watermark advances only after its work is
-// done (inside the activity's last call for that scope).
-import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+// Scope by scope, an activity lists a bounded number of pages, signals the entities that differ and hands
+// its cursor and the signalled entities back. The waiting happens here, in the workflow, where it holds
+// no worker slot: each entity workflow signals `entityDone` when the sync covering the run's event ends.
+// Fan-out is bounded (at most `maxOutstanding` entities awaited at once; the listing pauses meanwhile),
+// and every wait has a deadline: an entity silent for `entityTimeoutMs` is reported stuck and no longer
+// awaited, so a run always ends and the next one proceeds. The workflow carries the cursor, enforces the
+// run's call budget (a budget-cut run's position is stored, and the next run of that mode resumes it),
+// and continues as new when its history grows. A scope whose listing fails for good is reported and
+// deletes nothing; the run goes on with the other scopes and then fails visibly.
+import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
 import {
   emptyCounts,
+  ENTITY_DONE_SIGNAL,
+  reconcileEventId,
+  type EntityDone,
   type ReconcileInput,
   type ReconcileProgress,
   type ReconcileScope,
@@ -21,22 +30,88 @@ import { BOOKKEEPING_OPTIONS, RECONCILIATION_OPTIONS } from './activity-options'
 const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
 const reconciliation = proxyActivities<ReconciliationActivities>(RECONCILIATION_OPTIONS);
 
+export const entityDoneSignal = defineSignal<[EntityDone]>(ENTITY_DONE_SIGNAL);
+
 /** Activity calls per execution before continuing as new (each is a handful of history events). */
 const CALLS_PER_EXECUTION = 200;
+const DEFAULT_MAX_OUTSTANDING = 200;
+const DEFAULT_ENTITY_TIMEOUT_MS = 10 * 60_000;
+/** Stuck entities listed by name in the summary (all are counted). */
+const STUCK_LISTED = 20;
+
+interface Awaited {
+  scope: ReconcileScope;
+  kind: string;
+  number: number;
+  since: number;
+}
 
 export async function reconcileWorkflow(input: ReconcileInput): Promise<ReconcileSummary> {
   const { tenantId, tenant } = input;
   const options = input.options ?? {};
   const maxListCalls = options.maxListCallsPerRun ?? 2000;
   const pagesPerActivity = options.pagesPerActivity ?? 50;
+  const wait = options.waitForEntities ?? true;
+  const maxOutstanding = Math.max(1, options.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING);
+  const entityTimeoutMs = options.entityTimeoutMs ?? DEFAULT_ENTITY_TIMEOUT_MS;
+  const execution = workflowInfo().runId;
+  const ownEvents = `reconcile:${execution}:`;
+
+  // Entities signalled by this execution, by event id, until they report back or time out.
+  const outstanding = new Map<string, Awaited>();
+  // Reports that arrived before the activity that signalled them returned.
+  const early = new Map<string, string>();
 
   let progress: ReconcileProgress;
   if (input.progress) {
     progress = input.progress;
   } else {
     const begun = await bookkeeping.beginReconcile({ tenantId, tenant, mode: input.mode, fullEveryMs: input.fullEveryMs });
-    progress = { runId: workflowInfo().firstExecutionRunId, full: begun.full, scopes: begun.scopes, scopeIndex: 0, listCalls: 0, perScope: {} };
+    const resume = begun.resume;
+    progress = resume
+      ? { runId: resume.runId, full: resume.full, scopes: resume.scopes, scopeIndex: resume.scopeIndex, cursor: resume.cursor, listCalls: 0, perScope: {}, deletionCandidates: resume.deletionCandidates, resumed: true }
+      : { runId: workflowInfo().firstExecutionRunId, full: begun.full, scopes: begun.scopes, scopeIndex: 0, listCalls: 0, perScope: {} };
   }
+  const scopeCounts = (scope: ReconcileScope): ScopeCounts => (progress.perScope[scope] ??= emptyCounts());
+
+  const settle = (eventId: string, outcome: string) => {
+    const entity = outstanding.get(eventId);
+    if (!entity) return false;
+    outstanding.delete(eventId);
+    const counts = scopeCounts(entity.scope);
+    if (outcome === 'failed') counts.failed += 1;
+    else if (outcome === 'deleted') counts.deleted += 1;
+    else counts.synced += 1;
+    return true;
+  };
+  setHandler(entityDoneSignal, ({ eventId, outcome }) => {
+    if (settle(eventId, outcome)) return;
+    // Reports for earlier runs under this workflow id are not ours; ours may come before the activity returned.
+    if (eventId.startsWith(ownEvents)) early.set(eventId, outcome);
+  });
+
+  /** Entities silent for longer than the entity timeout: reported stuck, no longer awaited. */
+  const expire = () => {
+    const now = Date.now();
+    for (const [eventId, entity] of outstanding) {
+      if (now - entity.since < entityTimeoutMs) continue;
+      outstanding.delete(eventId);
+      const counts = scopeCounts(entity.scope);
+      counts.stuck = (counts.stuck ?? 0) + 1;
+      progress.stuck ??= [];
+      if (progress.stuck.length < STUCK_LISTED) progress.stuck.push({ scope: entity.scope, kind: entity.kind, number: entity.number });
+    }
+  };
+  /** Waits until at most `limit` entities are outstanding; never longer than the oldest one's deadline. */
+  const waitUntilAtMost = async (limit: number) => {
+    for (;;) {
+      expire();
+      if (outstanding.size <= limit) return;
+      let oldest = Infinity;
+      for (const entity of outstanding.values()) oldest = Math.min(oldest, entity.since);
+      await condition(() => outstanding.size <= limit, Math.max(1, oldest + entityTimeoutMs - Date.now()));
+    }
+  };
 
   let budgetExhausted = false;
   let calls = 0;
@@ -47,20 +122,53 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
       budgetExhausted = true;
       break;
     }
+    if (wait) await waitUntilAtMost(maxOutstanding - 1);
     const callsBefore = progress.cursor?.counts.calls ?? 0;
-    const result = await reconciliation.reconcileScope({
-      tenantId,
-      tenant,
-      runId: progress.runId,
-      scope,
-      full: progress.full,
-      cursor: progress.cursor,
-      maxPages: Math.min(pagesPerActivity, remaining),
-      options,
-    });
+    let result;
+    try {
+      result = await reconciliation.reconcileScope({
+        tenantId,
+        tenant,
+        runId: progress.runId,
+        scope,
+        full: progress.full,
+        cursor: progress.cursor,
+        maxPages: Math.min(pagesPerActivity, remaining),
+        maxSignals: wait ? maxOutstanding - outstanding.size : undefined,
+        signalRunId: execution,
+        replyTo: wait ? workflowInfo().workflowId : undefined,
+        deletionCandidates: progress.deletionCandidates ?? 0,
+        options,
+      });
+    } catch (err) {
+      // Loud, and nothing deleted for this scope: the run reports it, goes on, and fails at its end.
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : cause instanceof Error ? cause.name : 'Error';
+      const message = cause instanceof Error ? cause.message : String(cause);
+      (progress.errors ??= []).push({ scope, type, message });
+      progress.scopeIndex += 1;
+      progress.cursor = undefined;
+      continue;
+    }
     progress.listCalls += result.cursor.counts.calls - callsBefore;
+    const counts = scopeCounts(scope);
+    // The activity's own counters (checked, signalled, calls, peak); outcomes are counted here.
+    const { synced, deleted, failed, stuck } = counts;
+    Object.assign(counts, result.cursor.counts, { synced, deleted, failed, stuck });
+    const now = Date.now();
+    // `?? []`: a run recorded before entities reported back (its activity awaited them) replays unchanged.
+    for (const entity of result.signalled ?? []) {
+      const eventId = reconcileEventId(execution, entity.kind, entity.number);
+      outstanding.set(eventId, { scope, kind: entity.kind, number: entity.number, since: now });
+      const outcome = early.get(eventId);
+      if (outcome !== undefined) {
+        early.delete(eventId);
+        settle(eventId, outcome);
+      }
+    }
+    if (result.guard) (progress.guard ??= []).push(result.guard);
+    progress.deletionCandidates = result.deletionCandidates ?? progress.deletionCandidates;
     if (result.done) {
-      progress.perScope[scope] = result.cursor.counts;
       progress.scopeIndex += 1;
       progress.cursor = undefined;
     } else {
@@ -68,17 +176,34 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     }
     calls += 1;
     if (progress.scopeIndex < progress.scopes.length && (calls >= CALLS_PER_EXECUTION || workflowInfo().continueAsNewSuggested)) {
+      // Reports are addressed to this execution's events: hear them all (or time them out) first.
+      await waitUntilAtMost(0);
       await continueAsNew<typeof reconcileWorkflow>({ ...input, progress });
     }
   }
+  if (wait) await waitUntilAtMost(0);
 
   const summary = summarize(tenant, progress, budgetExhausted);
-  await bookkeeping.finishReconcile({ tenantId, summary });
+  await bookkeeping.finishReconcile({ tenantId, summary, resume: budgetExhausted ? resumePoint(progress) : undefined });
+  if (progress.errors && progress.errors.length > 0) {
+    const first = progress.errors[0];
+    throw ApplicationFailure.create({
+      message: `reconciliation of ${tenant}: ${progress.errors.map((e) => `${e.scope} failed (${e.type}): ${e.message}`).join('; ')}`,
+      type: first?.type,
+      nonRetryable: true,
+      details: [summary],
+    });
+  }
   return summary;
+}
+
+function resumePoint(p: ReconcileProgress) {
+  return { runId: p.runId, full: p.full, scopes: p.scopes, scopeIndex: p.scopeIndex, cursor: p.cursor, deletionCandidates: p.deletionCandidates ?? 0 };
 }
 
 function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolean): ReconcileSummary {
   const total: ScopeCounts = emptyCounts();
+  let stuck = 0;
   for (const counts of Object.values(p.perScope)) {
     if (!counts) continue;
     total.checked += counts.checked;
@@ -86,6 +211,7 @@ function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolea
     total.synced += counts.synced;
     total.deleted += counts.deleted;
     total.failed += counts.failed;
+    stuck += counts.stuck ?? 0;
   }
   return {
     tenant,
@@ -99,5 +225,9 @@ function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolea
     listCalls: p.listCalls,
     budgetExhausted,
     scopes: p.perScope,
+    ...(stuck > 0 ? { stuck: p.stuck ?? [], stuckCount: stuck } : {}),
+    ...(p.guard && p.guard.length > 0 ? { guard: p.guard } : {}),
+    ...(p.errors && p.errors.length > 0 ? { errors: p.errors } : {}),
+    ...(p.resumed ? { resumed: true } : {}),
   };
 }

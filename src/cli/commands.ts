@@ -27,6 +27,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--tenant <name>', description: 'tenant name', required: true },
       { flags: '--full', description: 'compare complete sets (detects deletions and archived documents)', default: false },
+      {
+        flags: '--allow-mass-delete',
+        description: 'with --full: pass the deletion guard (RECONCILE_MAX_DELETE_SHARE) after checking why so many rows are gone',
+        default: false,
+      },
     ],
     run: reconcile,
   },

@@ -1,6 +1,8 @@
-// `reconcile --tenant <name> [--full]`: runs the tenant's reconciliation now (workflow
-// `reconcile/<tenant>/manual-<timestamp>`), waits for it, including the entity syncs it signalled, and
-// prints what it did.
+// `reconcile --tenant <name> [--full] [--allow-mass-delete]`: runs the tenant's reconciliation now
+// (workflow `reconcile/<tenant>/manual-<timestamp>` on the reconciliation task queue), waits for it,
+// including the entity syncs it signalled, and prints what it did: entities that did not report back in
+// time, deletions the guard stopped (docs/cli.md), and scopes whose listing failed.
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
 import { reconcileScheduleId } from '../shared/entities';
@@ -16,7 +18,26 @@ export function formatReconcileSummary(s: ReconcileSummary): string {
     `${s.full ? 'full' : 'incremental'} reconciliation of ${s.tenant}: ${s.checked} entities checked, ${s.signalled} synced, ${s.deleted} deleted` +
       `${s.failed > 0 ? `, ${s.failed} failed` : ''} (${s.listCalls} e-conomic listing calls${s.budgetExhausted ? ', stopped at the call budget' : ''})`,
     formatTable(['scope', 'checked', 'synced', 'deleted', 'failed', 'calls'], rows),
+    ...reconcileNotes(s),
   ].join('\n');
+}
+
+/** What needs an operator's eye, one line each (also shown by `status`). */
+export function reconcileNotes(s: Partial<ReconcileSummary>): string[] {
+  const notes: string[] = [];
+  if (s.resumed) notes.push('resumed where a run stopped at its call budget');
+  for (const g of s.guard ?? []) {
+    notes.push(
+      `deletion guard: ${g.scope} would bring the run to ${g.candidates} of ${g.rows} rows marked deleted (more than ${Math.round(g.maxShare * 100)}%); ` +
+        `nothing was deleted: check why e-conomic no longer lists them, then run \`reconcile --tenant ${s.tenant ?? '<name>'} --full --allow-mass-delete\``,
+    );
+  }
+  if (s.stuckCount) {
+    const named = (s.stuck ?? []).map((e) => `${e.kind} ${e.number}`).join(', ');
+    notes.push(`${s.stuckCount} entities did not report back in time (stuck): ${named}`);
+  }
+  for (const e of s.errors ?? []) notes.push(`${e.scope} failed (${e.type}): ${e.message}; nothing deleted for it`);
+  return notes;
 }
 
 export async function reconcile(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
@@ -28,14 +49,30 @@ export async function reconcile(ctx: CommandContext, args: Record<string, unknow
   );
   if (!row) throw new CliError(`no tenant named "${tenant}"`);
   if (!row.has_grant) throw new CliError(`tenant "${tenant}" has no e-conomic grant yet: it arrives with the first webhook`);
+  const full = args.full === true;
+  const allowMassDelete = args.allowMassDelete === true;
+  if (allowMassDelete && !full) throw new CliError('--allow-mass-delete needs --full: only a full run marks rows deleted');
   const client = await ctx.temporal();
-  const input: ReconcileInput = { tenantId: row.id, tenant, mode: args.full === true ? 'full' : 'incremental' };
+  const input: ReconcileInput = {
+    tenantId: row.id,
+    tenant,
+    mode: full ? 'full' : 'incremental',
+    options: { maxDeleteShare: ctx.config.reconcileMaxDeleteShare, ...(allowMassDelete ? { allowMassDelete } : {}) },
+  };
   const handle = await client.workflow.start<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: `${reconcileScheduleId(tenant)}/manual-${Date.now()}`,
-    taskQueue: ctx.config.taskQueue,
+    taskQueue: ctx.config.reconcileTaskQueue,
     args: [input],
     typedSearchAttributes: [{ key: EconomicTenant, value: tenant }],
   });
-  const summary = await handle.result();
-  return { stdout: formatReconcileSummary(summary) };
+  try {
+    const summary = await handle.result();
+    return { stdout: formatReconcileSummary(summary) };
+  } catch (err) {
+    // A scope's listing failed for good: the run reported it and deleted nothing for it.
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    const summary = cause instanceof ApplicationFailure ? (cause.details?.[0] as ReconcileSummary | undefined) : undefined;
+    if (summary && typeof summary === 'object' && 'scopes' in summary) throw new CliError(formatReconcileSummary(summary));
+    throw err;
+  }
 }

@@ -1,6 +1,9 @@
 // `status [--tenant <name>]`: per tenant and entity kind, rows (live and deleted), last sync and
-// failures, plus each tenant's credential state and its reconciliation scopes.
-import { TENANT_SCOPE } from '../shared/reconcile';
+// failures, plus each tenant's credential state and its reconciliation scopes, and under them what the
+// last run needs an operator for: a deletion guard that stopped, stuck entities, failed listings, a
+// budget-cut run waiting to resume (docs/cli.md).
+import { TENANT_SCOPE, type ReconcileSummary } from '../shared/reconcile';
+import { reconcileNotes } from './reconcile';
 import { createEntityStore } from '../store/entity-store';
 import { createReconcileStore } from '../store/reconcile-store';
 import { CliError, type CommandContext, type CommandResult } from './context';
@@ -29,5 +32,13 @@ export async function status(ctx: CommandContext, args: Record<string, unknown>)
     ['tenant', 'reconciliation', 'watermark', 'last run', 'last full run', 'last result'],
     reconciled.map((r) => [r.tenant, r.scope === TENANT_SCOPE ? '(tenant)' : r.scope, instant(r.watermark), instant(r.lastRunAt), instant(r.lastFullRunAt), lastResult(r.lastSummary)]),
   );
-  return { stdout: `${syncs}\n\n${reconcileTable}` };
+  const notes = reconciled
+    .filter((r) => r.scope === TENANT_SCOPE && r.lastSummary)
+    .flatMap((r) => {
+      const summary = r.lastSummary as Partial<ReconcileSummary>;
+      const lines = reconcileNotes({ ...summary, tenant: r.tenant });
+      if (r.resume) lines.push('last run stopped at its call budget: the next run resumes there');
+      return lines.map((line) => `${r.tenant}: ${line}`);
+    });
+  return { stdout: [syncs, reconcileTable, ...(notes.length > 0 ? [notes.join('\n')] : [])].join('\n\n') };
 }

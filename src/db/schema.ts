@@ -150,6 +150,16 @@ export const reconcileState = pgTable(
     lastRunAt: instant('last_run_at'),
     lastFullRunAt: instant('last_full_run_at'),
     lastSummary: jsonb('last_summary'),
+    /**
+     * Booked invoices: the highest number a reconciliation listing compared. Reconciliation owns it (not
+     * the highest number stored, which a webhook for a later invoice moves past lost ones).
+     */
+    numberWatermark: integer('number_watermark'),
+    /**
+     * The tenant's row only: where a run cut short by its call budget stopped (mode, scopes, scope index,
+     * cursor), so the next run of the same mode resumes there instead of starving the later scopes.
+     */
+    resume: jsonb('resume'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.scope] })],
 );

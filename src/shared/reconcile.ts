@@ -52,10 +52,21 @@ export interface ReconcileOptions {
   maxListCallsPerRun?: number;
   /** Re-list this much before the watermark, for clock skew and late commits. Default 5 minutes. */
   overlapMs?: number;
-  /** Concurrent signals (and awaited entity workflows). Default 16. */
+  /** Concurrent signals one activity sends. Default 16. */
   concurrency?: number;
   /** Wait for the signalled entity workflows to finish, so the summary reflects completed work. Default true. */
   waitForEntities?: boolean;
+  /**
+   * Bounded fan-out: entity workflows a run has signalled and not yet heard back from, at most. The
+   * listing pauses (in the workflow, holding no worker slot) until fewer are outstanding. Default 200.
+   */
+  maxOutstanding?: number;
+  /** An entity that has not reported back this long after its signal is reported stuck and no longer awaited. Default 10 minutes. */
+  entityTimeoutMs?: number;
+  /** Deletion guard: a full run stops before marking more than this share of the tenant's rows deleted. Default 0.2. */
+  maxDeleteShare?: number;
+  /** The operator's `--allow-mass-delete`: this run passes the deletion guard. */
+  allowMassDelete?: boolean;
 }
 
 export interface ReconcileInput {
@@ -82,6 +93,8 @@ export interface ScopeCounts {
   calls: number;
   /** Most items held at once (one page at most). */
   peakItemsInMemory: number;
+  /** Signalled entities that did not report back within the entity timeout. */
+  stuck?: number;
 }
 
 export interface ScopeCursor {
@@ -94,9 +107,61 @@ export interface ScopeCursor {
   projectCursor?: string;
   /** Orphan phase: rows above this number are still to be checked. */
   afterNumber?: number;
-  /** Greatest lastUpdated listed so far: the scope's next watermark. */
+  /** Greatest lastUpdated listed so far (reported; the watermark is the scan's start, `scanStartedAt`). */
   maxLastUpdated?: string;
+  /**
+   * ISO instant the scope's scan began: its next watermark. Everything changed before it was listed (or
+   * is caught by the overlap the next run re-lists); a change made on a page already compared is later.
+   */
+  scanStartedAt?: string;
+  /** Greatest number listed so far (booked invoices: the scope's next number watermark). */
+  maxNumber?: number;
+  /** Orphan phase of a full run: the rows it would mark deleted, counted once before the first is signalled. */
+  candidates?: number;
   counts: ScopeCounts;
+}
+
+/** Why a full run did not mark a scope's missing rows deleted (shown by `status`). */
+export interface DeletionGuardStop {
+  scope: ReconcileScope;
+  /** Rows this run would have marked deleted so far, this scope's included. */
+  candidates: number;
+  /** The tenant's live rows. */
+  rows: number;
+  maxShare: number;
+}
+
+/** An entity a run signalled that did not report back in time. */
+export interface StuckEntity {
+  scope: ReconcileScope;
+  kind: string;
+  number: number;
+}
+
+/** A scope whose listing failed for good: nothing was deleted for it. */
+export interface ScopeError {
+  scope: ReconcileScope;
+  type: string;
+  message: string;
+}
+
+/** Where a run cut short by its call budget stopped; the next run of the same mode resumes there. */
+export interface ReconcileResume {
+  runId: string;
+  full: boolean;
+  scopes: ReconcileScope[];
+  scopeIndex: number;
+  cursor?: ScopeCursor;
+  deletionCandidates: number;
+}
+
+/** The signal an entity workflow sends back to the reconciliation that signalled it (docs/temporal.md). */
+export const ENTITY_DONE_SIGNAL = 'entityDone';
+
+export interface EntityDone {
+  eventId: string;
+  /** The sync's outcome (`synced`, `stale`, `deleted`, `absent`) or `failed`. */
+  outcome: string;
 }
 
 export interface ReconcileProgress {
@@ -107,6 +172,13 @@ export interface ReconcileProgress {
   cursor?: ScopeCursor;
   listCalls: number;
   perScope: Partial<Record<ReconcileScope, ScopeCounts>>;
+  /** Rows the run's full scopes would mark deleted so far (the deletion guard's numerator). */
+  deletionCandidates?: number;
+  /** Set when the run began where a budget-cut run stopped. */
+  resumed?: boolean;
+  stuck?: StuckEntity[];
+  guard?: DeletionGuardStop[];
+  errors?: ScopeError[];
 }
 
 export interface ReconcileSummary {
@@ -122,13 +194,27 @@ export interface ReconcileSummary {
   /** Set when the run stopped at its call budget; unfinished scopes keep their watermark. */
   budgetExhausted: boolean;
   scopes: Partial<Record<ReconcileScope, ScopeCounts>>;
+  /** Entities that did not report back within the entity timeout (the first few). */
+  stuck?: StuckEntity[];
+  /** Signalled entities that did not report back in time, in all. */
+  stuckCount?: number;
+  /** Scopes whose deletions the deletion guard stopped. */
+  guard?: DeletionGuardStop[];
+  /** Scopes whose listing failed (nothing deleted for them). */
+  errors?: ScopeError[];
+  /** The run began where a budget-cut run stopped. */
+  resumed?: boolean;
 }
 
 export function emptyCounts(): ScopeCounts {
   return { checked: 0, signalled: 0, synced: 0, deleted: 0, failed: 0, calls: 0, peakItemsInMemory: 0 };
 }
 
-/** `reconcile:<runId>:<kind>:<number>`: one event per entity and run, so a run's duplicates coalesce. */
+/**
+ * `reconcile:<runId>:<kind>:<number>`: one event per entity and run execution, so a run's duplicates
+ * coalesce, and the entity's report back is matched to exactly this signal (a late report to a later
+ * run of the same workflow id matches nothing there).
+ */
 export function reconcileEventId(runId: string, kind: string, number: number): string {
   return `reconcile:${runId}:${kind}:${number}`;
 }

@@ -26,6 +26,12 @@ export interface ChangeEvent {
   receivedAt: string;
   /** For orders and quotes: the state a listing just saw the document in (reconciliation), looked in first. */
   stateHint?: DocumentStateHint;
+  /**
+   * Reconciliation: the workflow id of the reconcile run that sent this event. When the sync that covers
+   * the event ends (any outcome), the entity workflow signals it `entityDone`, so the run awaits
+   * entities in its own workflow, holding no worker slot.
+   */
+  replyTo?: string;
 }
 
 /** One entity of one tenant. */
@@ -48,6 +54,7 @@ export interface ChangeEventFields {
   receivedAt: Date | string;
   oldNumber?: number | null;
   stateHint?: DocumentStateHint;
+  replyTo?: string;
 }
 
 /**
@@ -58,6 +65,7 @@ export function entityChange(ref: EntityRef, fields: ChangeEventFields): EntityC
   const event: ChangeEvent = { eventId: fields.eventId, source: fields.source, receivedAt: new Date(fields.receivedAt).toISOString() };
   if (fields.oldNumber !== undefined && fields.oldNumber !== null) event.oldNumber = fields.oldNumber;
   if (fields.stateHint !== undefined) event.stateHint = fields.stateHint;
+  if (fields.replyTo !== undefined) event.replyTo = fields.replyTo;
   const { tenantId, tenant, kind, number } = ref;
   return { tenantId, tenant, kind, number, workflowId: entityWorkflowId(tenant, kind, number), event };
 }

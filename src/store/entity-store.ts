@@ -130,6 +130,24 @@ function descriptor(kind: EntityKind): EntityKindDescriptor {
   return ENTITY_KIND_DESCRIPTORS[kind];
 }
 
+/** Live rows of the query's kind (and status) above `after` that the run's listing of the scope did not show. */
+function unseenConditions(db: Database, tenantId: number, q: UnseenRowsQuery): SQL | undefined {
+  const d = descriptor(q.kind);
+  const t = d.table;
+  const conditions: Array<SQL | undefined> = [eq(t.tenantId, tenantId), isNull(t.deletedAt), gt(d.number, q.after)];
+  if (q.status && d.status) conditions.push(eq(d.status, q.status));
+  if (q.unpaidOnly && d.remainder) conditions.push(sql`coalesce(${d.remainder}, 0) <> 0`);
+  conditions.push(
+    notExists(
+      db
+        .select({ one: sql`1` })
+        .from(reconcileSeen)
+        .where(and(eq(reconcileSeen.tenantId, tenantId), eq(reconcileSeen.runId, q.runId), eq(reconcileSeen.scope, q.scope), eq(reconcileSeen.number, d.number))),
+    ),
+  );
+  return and(...conditions);
+}
+
 function whereEntity(d: EntityKindDescriptor, tenantId: number, number: number): SQL {
   return and(eq(d.table.tenantId, tenantId), eq(d.number, number)) as SQL;
 }
@@ -294,25 +312,33 @@ export function createEntityStore(db: Database) {
     /** Numbers of live rows that the run did not record as seen in its scope (an anti-join: bounded memory). */
     async unseenRows(tenantId: number, q: UnseenRowsQuery): Promise<number[]> {
       const d = descriptor(q.kind);
-      const t = d.table;
-      const conditions: Array<SQL | undefined> = [eq(t.tenantId, tenantId), isNull(t.deletedAt), gt(d.number, q.after)];
-      if (q.status && d.status) conditions.push(eq(d.status, q.status));
-      if (q.unpaidOnly && d.remainder) conditions.push(sql`coalesce(${d.remainder}, 0) <> 0`);
-      conditions.push(
-        notExists(
-          db
-            .select({ one: sql`1` })
-            .from(reconcileSeen)
-            .where(and(eq(reconcileSeen.tenantId, tenantId), eq(reconcileSeen.runId, q.runId), eq(reconcileSeen.scope, q.scope), eq(reconcileSeen.number, d.number))),
-        ),
-      );
       const rows = await db
         .select({ number: d.number })
-        .from(t)
-        .where(and(...conditions))
+        .from(d.table)
+        .where(unseenConditions(db, tenantId, q))
         .orderBy(d.number)
         .limit(q.limit);
       return rows.map((r) => r.number as number);
+    },
+
+    /** How many rows `unseenRows` would hand out from the start: reconciliation's deletion guard reads it first. */
+    async countUnseenRows(tenantId: number, q: Omit<UnseenRowsQuery, 'after' | 'limit'>): Promise<number> {
+      const d = descriptor(q.kind);
+      const [row] = await db
+        .select({ n: sql<number | string>`count(*)` })
+        .from(d.table)
+        .where(unseenConditions(db, tenantId, { ...q, after: 0, limit: 0 }));
+      return Number(row?.n ?? 0);
+    },
+
+    /** The tenant's live rows over every kind: what the deletion guard's share is taken of. */
+    async liveRowCount(tenantId: number): Promise<number> {
+      const perKind = sql.join(
+        ENTITY_KINDS.map((kind) => sql`select count(*) as n from ${sql.identifier(getTableName(descriptor(kind).table))} where tenant_id = ${tenantId} and deleted_at is null`),
+        sql` union all `,
+      );
+      const [row] = await queryRows<{ n: number | string | null }>(db, sql`select sum(n) as n from (${perKind}) k`);
+      return Number(row?.n ?? 0);
     },
 
     /** The highest number stored for the kind (deleted rows included), or null. */

@@ -8,8 +8,11 @@ import { TENANT_SCOPE } from '../shared/reconcile';
 
 export interface ScopeState {
   watermark: Date | null;
+  numberWatermark: number | null;
   lastRunAt: Date | null;
   lastFullRunAt: Date | null;
+  /** The tenant's row: where a budget-cut run stopped (ReconcileResume), or null. */
+  resume: unknown;
 }
 
 /** One row of `reconcile_state` with its tenant's name, as `status` prints it. */
@@ -20,24 +23,44 @@ export interface ReconcileStateRow {
   lastRunAt: Date | null;
   lastFullRunAt: Date | null;
   lastSummary: Record<string, unknown> | null;
+  /** The tenant's row: set while a budget-cut run waits to be resumed. */
+  resume: unknown;
 }
 
 const instant = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
 
 export function createReconcileStore(db: Database) {
-  /** Upserts a scope's row; the watermark only moves forward, the last full run only with a full run. */
-  async function recordRun(tenantId: number, scope: string, run: { full: boolean; watermark?: Date | null; summary: unknown }): Promise<void> {
+  /**
+   * Upserts a scope's row; the watermarks only move forward, the last full run only with a full run.
+   * `resume` (the tenant's row) is replaced when given: null clears it.
+   */
+  async function recordRun(
+    tenantId: number,
+    scope: string,
+    run: { full: boolean; watermark?: Date | null; numberWatermark?: number | null; summary: unknown; resume?: unknown },
+  ): Promise<void> {
     const now = new Date();
     await db
       .insert(reconcileState)
-      .values({ tenantId, scope, watermark: run.watermark ?? null, lastRunAt: now, lastFullRunAt: run.full ? now : null, lastSummary: run.summary })
+      .values({
+        tenantId,
+        scope,
+        watermark: run.watermark ?? null,
+        numberWatermark: run.numberWatermark ?? null,
+        lastRunAt: now,
+        lastFullRunAt: run.full ? now : null,
+        lastSummary: run.summary,
+        resume: run.resume ?? null,
+      })
       .onConflictDoUpdate({
         target: [reconcileState.tenantId, reconcileState.scope],
         set: {
           watermark: sql`greatest(${reconcileState.watermark}, excluded.watermark)`,
+          numberWatermark: sql`greatest(${reconcileState.numberWatermark}, excluded.number_watermark)`,
           lastRunAt: now,
           lastFullRunAt: run.full ? now : sql`${reconcileState.lastFullRunAt}`,
           lastSummary: run.summary,
+          ...(run.resume === undefined ? {} : { resume: sql`excluded.resume` }),
         },
       });
   }
@@ -46,7 +69,13 @@ export function createReconcileStore(db: Database) {
     /** The scope's (or, with TENANT_SCOPE, the tenant's) last runs and watermark; undefined before the first. */
     async scopeState(tenantId: number, scope: string): Promise<ScopeState | undefined> {
       const [row] = await db
-        .select({ watermark: reconcileState.watermark, lastRunAt: reconcileState.lastRunAt, lastFullRunAt: reconcileState.lastFullRunAt })
+        .select({
+          watermark: reconcileState.watermark,
+          numberWatermark: reconcileState.numberWatermark,
+          lastRunAt: reconcileState.lastRunAt,
+          lastFullRunAt: reconcileState.lastFullRunAt,
+          resume: reconcileState.resume,
+        })
         .from(reconcileState)
         .where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, scope)));
       return row;
@@ -62,13 +91,14 @@ export function createReconcileStore(db: Database) {
     },
 
     /** A scope is done: its watermark and summary recorded, the run's seen numbers for it cleared. */
-    async finishScope(tenantId: number, runId: string, scope: string, run: { full: boolean; watermark: Date | null; summary: unknown }): Promise<void> {
+    async finishScope(tenantId: number, runId: string, scope: string, run: { full: boolean; watermark: Date | null; numberWatermark?: number | null; summary: unknown }): Promise<void> {
       await recordRun(tenantId, scope, run);
       await db.delete(reconcileSeen).where(and(eq(reconcileSeen.tenantId, tenantId), eq(reconcileSeen.runId, runId), eq(reconcileSeen.scope, scope)));
     },
 
     /** The run is done: recorded on the tenant's row (read by `auto` runs and by `status`). */
-    finishRun: (tenantId: number, run: { full: boolean; summary: unknown }): Promise<void> => recordRun(tenantId, TENANT_SCOPE, run),
+    /** `resume`: where a budget-cut run stopped, null to clear it, undefined to leave it as it is. */
+    finishRun: (tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown }): Promise<void> => recordRun(tenantId, TENANT_SCOPE, run),
 
     /** Drops seen numbers of runs that crashed for good. */
     async pruneSeen(tenantId: number, olderThan: Date): Promise<void> {
@@ -84,9 +114,10 @@ export function createReconcileStore(db: Database) {
         last_run_at: Date | string | null;
         last_full_run_at: Date | string | null;
         last_summary: Record<string, unknown> | null;
+        resume: unknown;
       }>(
         db,
-        sql`select t.name as tenant, r.scope, r.watermark, r.last_run_at, r.last_full_run_at, r.last_summary
+        sql`select t.name as tenant, r.scope, r.watermark, r.last_run_at, r.last_full_run_at, r.last_summary, r.resume
               from tenants t
               join reconcile_state r on r.tenant_id = t.id
              where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
@@ -99,6 +130,7 @@ export function createReconcileStore(db: Database) {
         lastRunAt: instant(r.last_run_at),
         lastFullRunAt: instant(r.last_full_run_at),
         lastSummary: r.last_summary,
+        resume: r.resume,
       }));
     },
   };

@@ -2,8 +2,11 @@
 // with credentials, firing every `reconcileIncrementalEvery` (default 15m); its action starts the
 // reconcile workflow in mode `auto`, which runs full when the tenant's last full run is older than
 // `reconcileFullEvery` (default 24h) and incremental otherwise. Overlap policy SKIP: a run still going
-// when the next one is due is not doubled. Visible and pausable in the Temporal UI; `ensure` keeps a
-// pause (it updates spec, action and policies only).
+// when the next one is due is not doubled; every wait in a run has a deadline (workflows/reconcile.ts),
+// so a run ends and the next one is never skipped for long. Tenants fire at a deterministic offset
+// within the interval (a hash of the name), so many tenants do not all start at the same second.
+// The workflow runs on the reconciliation task queue. Visible and pausable in the Temporal UI; `ensure`
+// keeps a pause (it updates spec, action and policies only).
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common';
 import { sql } from 'drizzle-orm';
@@ -19,16 +22,30 @@ export interface ReconcileTenant {
   name: string;
 }
 
-export type ReconcileScheduleConfig = Pick<Config, 'reconcileIncrementalEvery' | 'reconcileFullEvery'> & { reconcileOptions?: ReconcileOptions };
+export type ReconcileScheduleConfig = Pick<Config, 'reconcileIncrementalEvery' | 'reconcileFullEvery'> &
+  Partial<Pick<Config, 'reconcileMaxDeleteShare'>> & { reconcileOptions?: ReconcileOptions };
+
+/** The tenant's place in the interval: FNV-1a of its name, in whole seconds below `everyMs`. */
+export function scheduleOffsetMs(tenant: string, everyMs: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(tenant, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  const seconds = Math.floor(everyMs / 1000);
+  return seconds > 1 ? (hash % seconds) * 1000 : 0;
+}
 
 function scheduleParts(taskQueue: string, tenant: ReconcileTenant, config: ReconcileScheduleConfig) {
+  const options: ReconcileOptions = {
+    ...(config.reconcileMaxDeleteShare === undefined ? {} : { maxDeleteShare: config.reconcileMaxDeleteShare }),
+    ...config.reconcileOptions,
+  };
   const input: ReconcileInput = {
     tenantId: tenant.id,
     tenant: tenant.name,
     mode: 'auto',
     fullEveryMs: msToNumber(config.reconcileFullEvery),
-    ...(config.reconcileOptions ? { options: config.reconcileOptions } : {}),
+    ...(Object.keys(options).length > 0 ? { options } : {}),
   };
+  const everyMs = msToNumber(config.reconcileIncrementalEvery);
   const action: ScheduleOptionsStartWorkflowAction<typeof reconcileWorkflow> = {
     type: 'startWorkflow',
     workflowType: RECONCILE_WORKFLOW_TYPE,
@@ -38,7 +55,7 @@ function scheduleParts(taskQueue: string, tenant: ReconcileTenant, config: Recon
     typedSearchAttributes: [{ key: EconomicTenant, value: tenant.name }],
   };
   return {
-    spec: { intervals: [{ every: config.reconcileIncrementalEvery as `${number}m` }] },
+    spec: { intervals: [{ every: everyMs, offset: scheduleOffsetMs(tenant.name, everyMs) }] },
     action,
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
   };

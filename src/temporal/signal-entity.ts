@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import { KIND_SOURCE } from '../shared/entities';
 import { EconomicNumber, EconomicSource, EconomicTenant, EconomicTrigger } from '../shared/search-attributes';
-import { CHANGE_SIGNAL, ENTITY_SYNC_WORKFLOW_TYPE, type ChangeEvent, type EntityChange, type EntitySyncResult } from '../shared/sync-signals';
+import { CHANGE_SIGNAL, ENTITY_SYNC_WORKFLOW_TYPE, type ChangeEvent, type EntityChange } from '../shared/sync-signals';
 import type { entitySyncWorkflow } from '../../workflows/entity-sync';
 
 export async function signalEntityChange(client: Client, taskQueue: string, change: EntityChange): Promise<void> {
@@ -33,6 +33,5 @@ export async function signalEntityChange(client: Client, taskQueue: string, chan
 export function entityWorkflowsOn(client: Client, taskQueue: string) {
   return {
     notify: (change: EntityChange): Promise<void> => signalEntityChange(client, taskQueue, change),
-    result: (change: EntityChange): Promise<EntitySyncResult> => client.workflow.getHandle<typeof entitySyncWorkflow>(change.workflowId).result(),
   };
 }

@@ -50,7 +50,7 @@ export interface AddAgreementOptions {
   rateLimit?: RateLimitSpec | null;
 }
 
-export type FaultKind = '429' | '500' | '503' | 'hang' | 'reset' | 'malformed' | 'truncated';
+export type FaultKind = '429' | '404' | '500' | '503' | 'hang' | 'reset' | 'malformed' | 'truncated';
 
 export interface FaultSpec {
   /** Grant token the fault applies to; all agreements when absent. */
@@ -113,6 +113,7 @@ export interface CallCounts {
 
 export interface FakeEconomicOptions {
   appSecretToken?: string;
+  /** Where the fake's clock starts; `'wall'`: it follows the real clock (FakeClock). */
   clockStart?: Date | string;
   /** Keep per-call log entries (counters are kept regardless). Default true. */
   logCalls?: boolean;
@@ -463,6 +464,10 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     switch (f.kind) {
       case '429':
         sendError(res, entry, new HttpError(429, 'Too many requests. Wait a bit, see the response headers.'), projectsApi, retryAfter);
+        return;
+      case '404':
+        // What a path e-conomic does not know answers (a listing moved or misspelt), with its error body.
+        sendError(res, entry, new HttpError(404, projectsApi ? 'Not Found' : 'Not found.', { hint: `No resource at ${entry.path}` }), projectsApi);
         return;
       case '500':
         sendError(res, entry, new HttpError(500, 'An error occurred.'), projectsApi);

@@ -4,11 +4,17 @@
 export type DocState = 'drafts' | 'sent' | 'archived';
 export const DOC_STATES: readonly DocState[] = ['drafts', 'sent', 'archived'];
 
-/** A controllable clock: each change ticks it forward one second. */
+/**
+ * A controllable clock: each change ticks it forward one second. `'wall'` follows the real clock as
+ * e-conomic's does (a change is stamped now, in whole seconds rounded up, and never before the last one),
+ * for tests whose watermarks are taken from the real clock (reconciliation's scan start).
+ */
 export class FakeClock {
   private ms: number;
+  private readonly wall: boolean;
   constructor(start: Date | string = '2026-01-01T00:00:00Z') {
-    this.ms = new Date(start).getTime();
+    this.wall = start === 'wall';
+    this.ms = start === 'wall' ? Date.now() : new Date(start).getTime();
   }
   now(): Date {
     return new Date(this.ms);
@@ -23,6 +29,7 @@ export class FakeClock {
   /** Advances one second and returns the new instant in e-conomic's format (no milliseconds). */
   tick(): string {
     this.ms += 1000;
+    if (this.wall) this.ms = Math.max(this.ms, Math.ceil(Date.now() / 1000) * 1000);
     return iso(this.ms);
   }
 }

@@ -1,5 +1,6 @@
 // Everything a sync test needs, all real but e-conomic: a Temporal dev server, a fresh Postgres
-// database, the fake e-conomic over HTTP, and a worker running the real workflows and activities.
+// database, the fake e-conomic over HTTP, and a worker running the real workflows and activities. The
+// fake's clock follows the real one, as e-conomic's does: reconciliation's watermarks are taken from it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { storeGrant } from '../../src/access/grants';
 import { tenants } from '../../src/db/schema';
 import { CallCounter } from '../../src/economic';
 import { createSecretBox, type SecretBox } from '../../src/secrets/secret-box';
+import { RECONCILE_ACTIVITY_SLOTS } from '../../src/worker';
 import type { EntityKind } from '../../src/shared/entities';
 import { entityChange } from '../../src/shared/sync-signals';
 import { entityWorkflowsOn, signalEntityChange } from '../../src/temporal/signal-entity';
@@ -33,6 +35,8 @@ export interface SyncHarness {
   secretBox: SecretBox;
   callCounter: CallCounter;
   taskQueue: string;
+  /** Reconciliation's own task queue (`<taskQueue>-reconcile`, as RECONCILE_TASK_QUEUE defaults), polled by startWorker too. */
+  reconcileTaskQueue: string;
   activityDeps: ActivityDeps;
   startWorker(): Promise<{ stop(): Promise<void> }>;
   createTenant(name: string): Promise<TestTenant>;
@@ -42,7 +46,7 @@ export interface SyncHarness {
 }
 
 export async function startSyncHarness(options: { clientTimeoutMs?: number } = {}): Promise<SyncHarness> {
-  const [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic({ logCalls: true })]);
+  const [temporal, database, fake] = await Promise.all([startTestTemporal(), createTestDatabase(), startFakeEconomic({ logCalls: true, clockStart: 'wall' })]);
   const secretsKey = randomBytes(32);
   const secretBox = createSecretBox(secretsKey);
   const callCounter = new CallCounter();
@@ -63,11 +67,14 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     secretBox,
     callCounter,
     taskQueue,
+    reconcileTaskQueue: `${taskQueue}-reconcile`,
     activityDeps,
     async startWorker() {
-      const worker = await startTestWorker(temporal, activityDeps, taskQueue);
-      workers.push(worker);
-      return worker;
+      // Both task queues, as the service's worker role polls them.
+      const [worker, reconcileWorker] = await Promise.all([startTestWorker(temporal, activityDeps, taskQueue), startTestWorker(temporal, activityDeps, `${taskQueue}-reconcile`, RECONCILE_ACTIVITY_SLOTS)]);
+      const both = { stop: () => Promise.all([worker.stop(), reconcileWorker.stop()]).then(() => undefined) };
+      workers.push(both);
+      return both;
     },
     async createTenant(name) {
       const grantToken = `grant-${randomBytes(12).toString('hex')}`;

@@ -34,12 +34,18 @@ export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-export async function startTestWorker(temporal: TestTemporal, deps: ActivityDeps, taskQueue: string): Promise<{ worker: Worker; running: Promise<void>; stop(): Promise<void> }> {
+export async function startTestWorker(
+  temporal: TestTemporal,
+  deps: ActivityDeps,
+  taskQueue: string,
+  slots?: number,
+): Promise<{ worker: Worker; running: Promise<void>; stop(): Promise<void> }> {
   const worker = await createSyncWorker({
     connection: temporal.env.nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
     activities: createActivities(deps),
+    ...(slots === undefined ? {} : { maxConcurrentActivityTaskExecutions: slots }),
   });
   const running = worker.run();
   return {
