@@ -33,7 +33,7 @@ test('the command line: WAL pragmas only with a database file, headless without 
   assert.ok(inMemory.includes('--headless'));
   assert.deepEqual(
     inMemory.filter((_, i) => inMemory[i - 1] === '--search-attribute'),
-    ['EconomicTenant=Keyword', 'EconomicSource=Keyword', 'EconomicNumber=Int'],
+    ['EconomicTenant=Keyword', 'EconomicSource=Keyword', 'EconomicNumber=Int', 'EconomicTrigger=Keyword'],
   );
   const withFile = devServerArgs({ ...base, dbFilename: '/data/temporal.sqlite', uiPort: 8233 });
   assert.deepEqual(withFile.filter((_, i) => withFile[i - 1] === '--sqlite-pragma'), ['journal_mode=wal', 'synchronous=normal']);
