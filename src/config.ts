@@ -62,6 +62,8 @@ export interface Config {
   /** Reconciliation intervals, as durations Temporal understands (validated). */
   reconcileIncrementalEvery: string;
   reconcileFullEvery: string;
+  /** Change-feed rows older than this many days are pruned (docs/change-feed.md). */
+  changesRetentionDays: number;
   /** The embedded single process: ROLE=all without DATABASE_URL or TEMPORAL_ADDRESS. */
   embedded: boolean;
 }
@@ -268,6 +270,7 @@ const envSchema = z.object({
   AUTH_FAILURE_WINDOW: duration('1m', 1000),
   RECONCILE_INCREMENTAL_EVERY: duration('15m', 1000),
   RECONCILE_FULL_EVERY: duration('24h', 1000),
+  CHANGES_RETENTION_DAYS: integer(30, 1, 3650),
 });
 
 type Env = Record<string, string | undefined>;
@@ -346,6 +349,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     reconcileIncrementalEvery: v.RECONCILE_INCREMENTAL_EVERY.text,
     reconcileFullEvery: v.RECONCILE_FULL_EVERY.text,
+    changesRetentionDays: v.CHANGES_RETENTION_DAYS,
     embedded: role === 'all' && !databaseUrl && !temporalAddress,
   };
 }

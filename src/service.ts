@@ -20,6 +20,7 @@ import { createWebhookPipeline, type WebhookPipeline } from './http/webhook-pipe
 import { CallCounter } from './economic';
 import type { Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
+import { createChangeLog, startChangePruning } from './store/change-log';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
 import { ensureAllReconcileSchedules, ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { entityWorkflowsOn } from './temporal/signal-entity';
@@ -87,7 +88,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
   await listenOn(opsApp, 'METRICS_PORT', config.metricsPort, config.metricsHost);
   const metricsUrl = `http://${urlHost(config.metricsHost)}:${listeningPort(opsApp)}`;
 
+  let stopPruning: (() => void) | undefined;
   if (runsWorker && temporal.nativeConnection) {
+    stopPruning = startChangePruning(
+      createChangeLog(database.db),
+      config.changesRetentionDays,
+      (err) => log.warn({ err }, 'pruning the change feed failed; retried within the hour'),
+      (count) => {
+        if (count > 0) log.info({ count, retentionDays: config.changesRetentionDays }, 'change feed pruned');
+      },
+    );
     worker = await createSyncWorker({
       connection: temporal.nativeConnection,
       namespace: temporal.namespace,
@@ -157,6 +167,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       // After HTTP is drained: no new events; relay stops, buffered sync_events rows are written.
       await pipeline?.stop();
       await stopAdminSocket?.();
+      stopPruning?.();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun?.catch(() => {});
       await opsApp.close();

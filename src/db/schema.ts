@@ -316,3 +316,34 @@ export const economicDocumentLines = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.documentType, t.documentNumber, t.lineNumber] })],
 );
+
+// ---------------------------------------------------------------------------------------------------
+// The change feed (docs/change-feed.md)
+// ---------------------------------------------------------------------------------------------------
+
+export const changeKinds = ['created', 'updated', 'deleted', 'renumbered'] as const;
+export type ChangeKind = (typeof changeKinds)[number];
+
+/**
+ * One row per committed change of an entity, written by the entity store in the transaction of the
+ * change. `cursor` increases in commit order within a tenant (the store assigns it under a per-tenant
+ * lock held until commit), so a reader resuming after its last cursor misses nothing. Rows older than
+ * CHANGES_RETENTION_DAYS are pruned.
+ */
+export const economicChanges = pgTable(
+  'economic_changes',
+  {
+    cursor: bigserial('cursor', { mode: 'number' }).primaryKey(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    number: integer('number').notNull(),
+    change: text('change', { enum: changeKinds }).notNull(),
+    /** Renumbered: the number the entity had before. */
+    oldNumber: integer('old_number'),
+    lastUpdated: instant('last_updated'),
+    changedAt: instant('changed_at').notNull().defaultNow(),
+  },
+  (t) => [index('economic_changes_tenant_cursor_idx').on(t.tenantId, t.cursor), index('economic_changes_changed_at_idx').on(t.changedAt)],
+);
