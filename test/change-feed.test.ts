@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
+import { runCommand } from '../src/cli/commands';
+import { CliError, type CommandContext } from '../src/cli/context';
+import { loadConfig } from '../src/config';
 import { economicChanges, tenants } from '../src/db/schema';
 import { createChangeLog, parseChangeNotification, type ChangeLog, type ChangeNotification, type ChangeRow } from '../src/store/change-log';
 import { createEntityStore, type EntityStore } from '../src/store/entity-store';
@@ -247,4 +250,31 @@ test('rows older than the retention are pruned, newer ones kept', async () => {
   assert.ok(pruned >= 3);
   const left = await database.db.select({ cursor: economicChanges.cursor }).from(economicChanges).where(eq(economicChanges.tenantId, tenantId));
   assert.deepEqual(left.map((r) => Number(r.cursor)).sort((a, b) => a - b), rows.slice(3).map((r) => r.cursor));
+});
+
+test('`changes --tenant --since` prints the rows after the cursor and where to continue; bad input is refused', async () => {
+  const tenantId = await newTenant('feed-cli');
+  await store.commit(tenantId, [customer(1, 'a'), order(10, 1)]);
+  await store.commit(tenantId, [order(11, 1, { lastUpdated: '2026-02-20T00:00:00Z' })], { renumberedFrom: 10 });
+  const rows = await all(tenantId);
+  const ctx: CommandContext = { config: loadConfig({}), db: database.db, temporal: () => Promise.reject(new Error('changes needs no Temporal')) };
+
+  const out = (await runCommand(ctx, 'changes', { tenant: 'feed-cli', since: String(rows[0]!.cursor) })).stdout;
+  const lines = out.split('\n');
+  assert.match(lines[0]!, /^cursor\s+kind\s+number\s+change\s+old number\s+last updated\s+changed at$/);
+  assert.match(lines[2]!, new RegExp(`^${rows[1]!.cursor}\\s+order\\s+10\\s+created\\s+-\\s+2026-02-01T00:00:00.000Z`));
+  assert.match(lines[3]!, new RegExp(`^${rows[2]!.cursor}\\s+order\\s+11\\s+renumbered\\s+10\\s+2026-02-20T00:00:00.000Z`));
+  assert.equal(lines.at(-1), `continue with --since ${rows[2]!.cursor}`);
+  assert.equal(lines.length, 6);
+
+  const limited = (await runCommand(ctx, 'changes', { tenant: 'feed-cli', since: '0', limit: '1' })).stdout;
+  assert.match(limited, new RegExp(`continue with --since ${rows[0]!.cursor} \\(there may be more\\)$`));
+  assert.equal((await runCommand(ctx, 'changes', { tenant: 'feed-cli', since: String(rows[2]!.cursor) })).stdout, `no changes after cursor ${rows[2]!.cursor}`);
+
+  const refused = (args: Record<string, unknown>, message: RegExp) => assert.rejects(runCommand(ctx, 'changes', args), (err: unknown) => err instanceof CliError && message.test(err.message));
+  await refused({ tenant: 'nobody', since: '0' }, /no tenant named "nobody"/);
+  await refused({ tenant: 'feed-cli', since: '-1' }, /--since must be a whole number/);
+  await refused({ tenant: 'feed-cli', since: 'abc' }, /--since must be a whole number/);
+  await refused({ tenant: 'feed-cli', since: '0', limit: '0' }, /--limit must be a whole number from 1 to 10000/);
+  await refused({ since: '0' }, /give the tenant/);
 });

@@ -2,6 +2,7 @@
 // The commander program (src/cli.ts) is built from it, and the running service's admin socket
 // (./admin-socket.ts) runs the same handlers for commands the CLI forwards to it.
 import { accessCreate, accessList, accessRevoke } from './access';
+import { changes } from './changes';
 import { CliError, type CommandContext, type CommandOption, type CommandResult, type CommandSpec } from './context';
 import { reconcile } from './reconcile';
 import { retryFailed } from './retry-failed';
@@ -21,6 +22,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   { name: 'access list', description: 'list API keys (prefix only, never a whole key)', options: [ONLY_TENANT], run: accessList },
   { name: 'access revoke', description: 'revoke an API key at once', arguments: [{ name: 'key', description: 'the API key' }], run: accessRevoke },
+  {
+    name: 'changes',
+    description: "print the tenant's change feed after a cursor, oldest first",
+    options: [
+      { flags: '--tenant <name>', description: 'tenant name', required: true },
+      { flags: '--since <cursor>', description: 'print changes after this cursor (0: from the oldest kept)', default: '0' },
+      { flags: '--limit <n>', description: 'at most this many rows (1 to 10000)', default: '1000' },
+    ],
+    run: changes,
+  },
   {
     name: 'reconcile',
     description: "run the tenant's reconciliation now and wait for it",

@@ -91,6 +91,12 @@ export function parseChangeNotification(payload: string): ChangeNotification | u
 
 export function createChangeLog(db: Database) {
   return {
+    /** The tenant's id by name, or undefined. */
+    async tenantId(name: string): Promise<number | undefined> {
+      const [row] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.name, name));
+      return row?.id;
+    },
+
     /** The tenant's changes after `cursor`, oldest first, at most `limit`. */
     async since(tenantId: number, cursor: number, limit: number): Promise<ChangeRow[]> {
       const rows = await db
