@@ -64,6 +64,9 @@ export interface Config {
   reconcileFullEvery: string;
   /** Change-feed rows older than this many days are pruned (docs/change-feed.md). */
   changesRetentionDays: number;
+  /** Outbound change webhooks: attempts before a change is dead-lettered, and the longest backoff between them. */
+  changesDeliveryMaxAttempts: number;
+  changesDeliveryMaxBackoff: string;
   /** The embedded single process: ROLE=all without DATABASE_URL or TEMPORAL_ADDRESS. */
   embedded: boolean;
 }
@@ -271,6 +274,8 @@ const envSchema = z.object({
   RECONCILE_INCREMENTAL_EVERY: duration('15m', 1000),
   RECONCILE_FULL_EVERY: duration('24h', 1000),
   CHANGES_RETENTION_DAYS: integer(30, 1, 3650),
+  CHANGES_DELIVERY_MAX_ATTEMPTS: integer(25, 1, 10_000),
+  CHANGES_DELIVERY_MAX_BACKOFF: duration('10m', 1000),
 });
 
 type Env = Record<string, string | undefined>;
@@ -350,6 +355,8 @@ export function loadConfig(env: Env = process.env): Config {
     reconcileIncrementalEvery: v.RECONCILE_INCREMENTAL_EVERY.text,
     reconcileFullEvery: v.RECONCILE_FULL_EVERY.text,
     changesRetentionDays: v.CHANGES_RETENTION_DAYS,
+    changesDeliveryMaxAttempts: v.CHANGES_DELIVERY_MAX_ATTEMPTS,
+    changesDeliveryMaxBackoff: v.CHANGES_DELIVERY_MAX_BACKOFF.text,
     embedded: role === 'all' && !databaseUrl && !temporalAddress,
   };
 }

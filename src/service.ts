@@ -22,6 +22,7 @@ import type { Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
 import { createChangeLog, startChangePruning } from './store/change-log';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
+import { ensureAllChangeDeliveries } from './temporal/change-delivery';
 import { ensureAllReconcileSchedules, ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { entityWorkflowsOn } from './temporal/signal-entity';
 import { tenants } from './db/schema';
@@ -118,6 +119,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
       log.info({ tenants: count, every: config.reconcileIncrementalEvery, fullEvery: config.reconcileFullEvery }, 'reconciliation schedules ensured');
     } catch (err) {
       log.warn({ err }, 'could not ensure the reconciliation schedules; they are retried at the next start');
+    }
+    try {
+      const count = await ensureAllChangeDeliveries(temporal.client, config.taskQueue, database.db, config);
+      if (count > 0) log.info({ subscribers: count }, 'change-feed delivery workflows ensured');
+    } catch (err) {
+      log.warn({ err }, 'could not ensure the change-feed delivery workflows; they are retried at the next start');
     }
   }
 

@@ -7,6 +7,7 @@ import { CliError, type CommandContext, type CommandOption, type CommandResult, 
 import { reconcile } from './reconcile';
 import { retryFailed } from './retry-failed';
 import { status } from './status';
+import { subscribersAdd, subscribersList, subscribersRemove, subscribersReplay } from './subscribers';
 
 const ONLY_TENANT: CommandOption = { flags: '--tenant <name>', description: 'only this tenant' };
 
@@ -42,12 +43,26 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: reconcile,
   },
   { name: 'retry-failed', description: 'start a new sync for every entity whose last sync failed', options: [ONLY_TENANT], run: retryFailed },
+  {
+    name: 'subscribers add',
+    description: 'add an outbound webhook subscriber of the change feed; prints its signing secret once',
+    options: [
+      { flags: '--url <url>', description: 'where changes are POSTed (http or https)', required: true },
+      { flags: '--tenant <name>', description: "this tenant's changes" },
+      { flags: '--all-tenants', description: "every tenant's changes", default: false },
+    ],
+    run: subscribersAdd,
+  },
+  { name: 'subscribers list', description: 'list subscribers, their URL and dead letters (never a secret)', run: subscribersList },
+  { name: 'subscribers remove', description: 'stop delivering to a subscriber', arguments: [{ name: 'id', description: 'the subscriber id' }], run: subscribersRemove },
+  { name: 'subscribers replay', description: "deliver a subscriber's dead letters again", arguments: [{ name: 'id', description: 'the subscriber id' }], run: subscribersReplay },
   { name: 'status', description: 'per tenant and entity kind: rows, last sync, failures', options: [ONLY_TENANT], run: status },
 ];
 
 /** Descriptions of the words that group commands (`access create`, `access list`, ...). */
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
   access: 'API keys that e-conomic webhooks authenticate with',
+  subscribers: 'outbound webhooks of the change feed',
 };
 
 export async function runCommand(ctx: CommandContext, name: string, args: Record<string, unknown>): Promise<CommandResult> {

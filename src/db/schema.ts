@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
+  bigint,
   bigserial,
   boolean,
   date,
@@ -346,4 +347,63 @@ export const economicChanges = pgTable(
     changedAt: instant('changed_at').notNull().defaultNow(),
   },
   (t) => [index('economic_changes_tenant_cursor_idx').on(t.tenantId, t.cursor), index('economic_changes_changed_at_idx').on(t.changedAt)],
+);
+
+/**
+ * Outbound webhook subscribers of the change feed (docs/change-feed.md): one tenant's changes, or every
+ * tenant's (`tenant_id` null). The signing secret is stored encrypted (SecretBox, as grant tokens are).
+ * Removed subscribers keep their row (`removed_at`) so their dead letters stay readable.
+ */
+export const changeSubscribers = pgTable('change_subscribers', {
+  id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+  tenantId: integer('tenant_id').references(() => tenants.id),
+  url: text('url').notNull(),
+  secretEncrypted: text('secret_encrypted').notNull(),
+  /** Changes up to this cursor existed before the subscriber: it receives only later ones. */
+  startCursor: bigint('start_cursor', { mode: 'number' }).notNull(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+  removedAt: instant('removed_at'),
+});
+
+/** How far each subscriber has received each tenant's changes (cursors are ordered per tenant). */
+export const changeSubscriberProgress = pgTable(
+  'change_subscriber_progress',
+  {
+    subscriberId: integer('subscriber_id')
+      .notNull()
+      .references(() => changeSubscribers.id),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    deliveredAt: instant('delivered_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.subscriberId, t.tenantId] })],
+);
+
+/**
+ * Changes a subscriber did not accept within the attempt limit. The cursor row may be pruned later, so
+ * what the delivery needs is kept here. `replay_requested_at`: an operator asked to deliver it again.
+ */
+export const changeDeadLetters = pgTable(
+  'change_dead_letters',
+  {
+    subscriberId: integer('subscriber_id')
+      .notNull()
+      .references(() => changeSubscribers.id),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    number: integer('number').notNull(),
+    change: text('change', { enum: changeKinds }).notNull(),
+    oldNumber: integer('old_number'),
+    lastUpdated: instant('last_updated'),
+    changedAt: instant('changed_at').notNull(),
+    lastError: text('last_error').notNull(),
+    deadAt: instant('dead_at').notNull().defaultNow(),
+    replayRequestedAt: instant('replay_requested_at'),
+  },
+  (t) => [primaryKey({ columns: [t.subscriberId, t.cursor] })],
 );
