@@ -7,7 +7,8 @@
 // Why the cursor is safe to resume from: a sequence hands out numbers in the order transactions ask,
 // not in the order they commit, so a reader could see cursor 6 committed while 5 is still in flight and
 // skip 5 for good. The store therefore appends a transaction's rows as its last statements, under a
-// transaction-scoped advisory lock per tenant held until commit: within a tenant, cursors become
+// transaction-scoped advisory lock per tenant held until commit (taken in the appending statement itself,
+// one round trip for lock, rows and notifications): within a tenant, cursors become
 // visible strictly in increasing order. The lock is always the last one a transaction takes (after
 // every entity lock), so it adds no deadlock; it serialises only the tail (the append and the commit)
 // of one tenant's commits.
@@ -57,7 +58,6 @@ const tenantLockKey = (tenantId: number) => `economic_changes/${tenantId}`;
  */
 export async function appendChanges(tx: Transaction, tenantId: number, changes: PendingChange[]): Promise<void> {
   if (changes.length === 0) return;
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${tenantLockKey(tenantId)}, 0))`);
   const rows = sql.join(
     changes.map(
       (c) =>
@@ -65,10 +65,14 @@ export async function appendChanges(tx: Transaction, tenantId: number, changes: 
     ),
     sql`, `,
   );
+  // One round trip: the lock is a one-row subquery joined to the rows, so it is held before any row is
+  // produced, and the cursors (nextval, in the insert's projection) are drawn under it.
   await tx.execute(sql`
     with appended as (
       insert into economic_changes (tenant_id, kind, number, change, old_number, last_updated)
-      values ${rows}
+      select v.tenant_id, v.kind, v.number, v.change, v.old_number, v.last_updated
+        from (select pg_advisory_xact_lock(hashtextextended(${tenantLockKey(tenantId)}, 0)) as locked) l
+       cross join (values ${rows}) as v(tenant_id, kind, number, change, old_number, last_updated)
       returning cursor, tenant_id, kind, number, change
     )
     select pg_notify(${CHANGES_CHANNEL}, json_build_object('tenant', t.name, 'kind', a.kind, 'number', a.number, 'change', a.change, 'cursor', a.cursor)::text)

@@ -181,36 +181,42 @@ async function storedVersion(tx: Transaction, d: EntityKindDescriptor, tenantId:
 const goneAt = (fetchedAt: Date): Observation => ({ lastUpdated: null, fetchedAt, gone: true });
 
 /**
- * What a live stored row would become by this write: `updated` when content, status or lastUpdated
- * differ, undefined when the write only refreshes it (jsonb equality ignores key order).
+ * The stored version (for the version rule) and, in the same round trip, whether the row already holds
+ * what this record would write: same content (jsonb equality ignores key order), status and lastUpdated.
  */
-async function contentChange(tx: Transaction, d: EntityKindDescriptor, tenantId: number, record: EntityRecord, lastUpdated: Date | null): Promise<'updated' | undefined> {
+async function storedVersionAndSameness(tx: Transaction, d: EntityKindDescriptor, tenantId: number, record: EntityRecord, lastUpdated: Date | null): Promise<(StoredVersion & { same: boolean }) | undefined> {
   const sameStatus = d.status ? sql`${d.status} is not distinct from ${record.status ?? 'draft'}::text` : sql`true`;
-  const [row] = await queryRows<{ same: boolean }>(
-    tx,
-    sql`select (${d.table.data} = ${JSON.stringify(record.data)}::jsonb
+  const [row] = await tx
+    .select({
+      lastUpdated: d.table.lastUpdated,
+      syncedAt: d.table.syncedAt,
+      deletedAt: d.table.deletedAt,
+      same: sql<boolean>`(${d.table.data} = ${JSON.stringify(record.data)}::jsonb
                 and ${d.table.lastUpdated} is not distinct from ${lastUpdated?.toISOString() ?? null}::timestamptz
-                and ${sameStatus}) as same
-          from ${d.table} where ${whereEntity(d, tenantId, record.number)}`,
-  );
-  return row?.same ? undefined : 'updated';
+                and ${sameStatus})`,
+    })
+    .from(d.table)
+    .where(whereEntity(d, tenantId, record.number));
+  return row as (StoredVersion & { same: boolean }) | undefined;
 }
 
 /**
  * Writes the record under the version rule; `moved`: its row was just moved here by its renumbering
- * (logged as that renumbering). Pushes the change it makes, if any, onto `changes`.
+ * (logged as that renumbering). Pushes the change it makes, if any, onto `changes` (none: not recorded).
  */
-async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, changes: PendingChange[], moved = false): Promise<CommitOutcome> {
+async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, changes: PendingChange[] | undefined, moved = false): Promise<CommitOutcome> {
   const d = descriptor(record.kind);
   const fetchedAt = new Date(record.fetchedAt);
   const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
   // A moved row holds what was seen under the old number, all of it from before the renumbering this
   // record was fetched after (a deletion marked on it was the old number going away): the record replaces it.
-  const stored = moved ? undefined : await storedVersion(tx, d, tenantId, record.number);
-  if (!moved && !supersedes({ lastUpdated, fetchedAt }, stored)) return 'stale';
   if (!moved) {
-    const change = !stored || stored.deletedAt ? 'created' : await contentChange(tx, d, tenantId, record, lastUpdated);
-    if (change) changes.push({ kind: record.kind, number: record.number, change, lastUpdated });
+    const stored: (StoredVersion & { same?: boolean }) | undefined = changes
+      ? await storedVersionAndSameness(tx, d, tenantId, record, lastUpdated)
+      : await storedVersion(tx, d, tenantId, record.number);
+    if (!supersedes({ lastUpdated, fetchedAt }, stored)) return 'stale';
+    const change = !stored || stored.deletedAt ? 'created' : stored.same === false ? 'updated' : undefined;
+    if (changes && change) changes.push({ kind: record.kind, number: record.number, change, lastUpdated });
   }
   const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
   await tx
@@ -298,7 +304,16 @@ async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRe
     });
 }
 
-export function createEntityStore(db: Database) {
+export interface EntityStoreOptions {
+  /**
+   * Record changes in the change feed (default). Only the bench turns it off, to measure what the feed
+   * costs per commit against the same store without it; the service always records.
+   */
+  changeFeed?: boolean;
+}
+
+export function createEntityStore(db: Database, storeOptions: EntityStoreOptions = {}) {
+  const feed = storeOptions.changeFeed ?? true;
   /** The stored versions of a listing page's numbers, by number. */
   async function versionsOf(tenantId: number, kind: EntityKind, numbers: number[]): Promise<Map<number, StoredEntity>> {
     if (numbers.length === 0) return new Map();
@@ -395,10 +410,10 @@ export function createEntityStore(db: Database) {
         const changes: PendingChange[] = [];
         for (const record of records) {
           const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity, renumberedFrom, changes));
-          outcomes.push(await writeRecord(tx, tenantId, record, changes, moved));
+          outcomes.push(await writeRecord(tx, tenantId, record, feed ? changes : undefined, moved));
         }
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' });
-        await appendChanges(tx, tenantId, changes);
+        if (feed) await appendChanges(tx, tenantId, changes);
         return outcomes;
       }));
     },
@@ -415,7 +430,7 @@ export function createEntityStore(db: Database) {
         const changes: PendingChange[] = [];
         const outcome = await markRowDeleted(tx, d, tenantId, kind, number, fetchedAt, changes);
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind, number, workflowId: options.sync.workflowId, outcome: outcome === 'deleted' ? 'deleted' : 'synced' });
-        await appendChanges(tx, tenantId, changes);
+        if (feed) await appendChanges(tx, tenantId, changes);
         return outcome;
       }));
     },
