@@ -27,7 +27,6 @@ CREATE TABLE "change_subscribers" (
 	"tenant_id" integer,
 	"url" text NOT NULL,
 	"secret_encrypted" text NOT NULL,
-	"start_cursor" bigint NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"removed_at" timestamp with time zone
 );

@@ -182,6 +182,32 @@ test('a subscriber gets every change of its tenant, signed, in cursor order; ano
   }
 });
 
+test('a subscriber of every tenant gets each tenant\'s changes in order, a tenant created after it included', async () => {
+  const subscriber = await startSubscriber();
+  try {
+    const a = await newTenant('deliver-all-a');
+    await store.commit(a, [customer(1, 'before')]);
+    const [skipped] = await cursorsOf(a);
+    const { id } = await addSubscriber(context({ maxAttempts: 5, maxBackoff: '1s' }), { allTenants: true, url: subscriber.url });
+    const b = await newTenant('deliver-all-b');
+    for (let n = 2; n <= 4; n += 1) {
+      await store.commit(a, [customer(n, `a${n}`)]);
+      await store.commit(b, [customer(n, `b${n}`)]);
+    }
+    const expected = [...(await cursorsOf(a, skipped)), ...(await cursorsOf(b))].sort((x, y) => x - y);
+    await waitFor('both tenants delivered', () => expected.every((c) => subscriber.accepted().includes(c)), 30_000);
+    // Other tests' tenants are delivered too (it subscribes to all): look at these two.
+    const ours = subscriber.received.filter((r) => expected.includes(r.cursor) && r.status === 200).map((r) => r.cursor);
+    assert.deepEqual(ours, expected, 'each once, in cursor order');
+    assert.ok(!subscriber.accepted().includes(skipped!), 'nothing from before the subscriber');
+    assert.match((await runCommand(context({ maxAttempts: 5, maxBackoff: '1s' }), 'subscribers list', {})).stdout, new RegExp(`^${id}\\s+\\(all\\)`, 'm'));
+    await runCommand(context({ maxAttempts: 5, maxBackoff: '1s' }), 'subscribers remove', { id: String(id) });
+    await temporal.env.client.workflow.getHandle(changeDeliveryWorkflowId(id)).result();
+  } finally {
+    await subscriber.close();
+  }
+});
+
 test('a subscriber down for a while loses nothing: everything arrives, in order, once it is back', async () => {
   const subscriber = await startSubscriber();
   try {

@@ -359,13 +359,15 @@ export const changeSubscribers = pgTable('change_subscribers', {
   tenantId: integer('tenant_id').references(() => tenants.id),
   url: text('url').notNull(),
   secretEncrypted: text('secret_encrypted').notNull(),
-  /** Changes up to this cursor existed before the subscriber: it receives only later ones. */
-  startCursor: bigint('start_cursor', { mode: 'number' }).notNull(),
   createdAt: instant('created_at').notNull().defaultNow(),
   removedAt: instant('removed_at'),
 });
 
-/** How far each subscriber has received each tenant's changes (cursors are ordered per tenant). */
+/**
+ * How far each subscriber has received each tenant's changes (cursors are ordered per tenant). A new
+ * subscriber gets a row per existing tenant at that tenant's latest cursor; a tenant without a row
+ * (created later) is delivered from its first change.
+ */
 export const changeSubscriberProgress = pgTable(
   'change_subscriber_progress',
   {

@@ -50,7 +50,8 @@ export interface ChangeNotification {
   cursor: number;
 }
 
-const tenantLockKey = (tenantId: number) => `economic_changes/${tenantId}`;
+/** The advisory lock key under which a tenant's changes are appended (see the header). */
+export const tenantLockKey = (tenantId: number) => `economic_changes/${tenantId}`;
 
 /**
  * Appends the transaction's changes and notifies: call it last in the transaction (see the header).

@@ -3,6 +3,7 @@
 // changes it did not accept in time (dead letters). The delivery itself is activities/deliver-changes.ts.
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
+import { tenantLockKey } from './change-log';
 import { changeDeadLetters, changeSubscriberProgress, changeSubscribers, tenants, type ChangeKind } from '../db/schema';
 
 export interface Subscriber {
@@ -10,7 +11,6 @@ export interface Subscriber {
   tenantId: number | null;
   url: string;
   secretEncrypted: string;
-  startCursor: number;
   removedAt: Date | null;
 }
 
@@ -62,18 +62,32 @@ const toChange = (r: Row): DeliverableChange => ({
 
 export function createSubscriberStore(db: Database) {
   return {
-    /** Adds a subscriber; it receives changes committed from now on. */
+    /**
+     * Adds a subscriber; it receives the changes committed after it. Exactly: its progress starts at each
+     * tenant's latest cursor read under that tenant's append lock (./change-log.ts), so every append
+     * either committed before (and is skipped) or draws a higher cursor after (and is delivered). It
+     * takes no entity lock, so it cannot deadlock with a commit.
+     */
     async add(input: { tenantId: number | null; url: string; secretEncrypted: string }): Promise<number> {
-      const [row] = await db
-        .insert(changeSubscribers)
-        .values({ ...input, startCursor: sql`(select coalesce(max(cursor), 0) from economic_changes)` })
-        .returning({ id: changeSubscribers.id });
-      return row!.id;
+      return db.transaction(async (tx) => {
+        const ids =
+          input.tenantId !== null ? [input.tenantId] : (await tx.select({ id: tenants.id }).from(tenants).orderBy(asc(tenants.id))).map((r) => r.id);
+        for (const id of ids) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${tenantLockKey(id)}, 0))`);
+        const [row] = await tx.insert(changeSubscribers).values(input).returning({ id: changeSubscribers.id });
+        const subscriberId = row!.id;
+        if (ids.length > 0) {
+          await tx.execute(sql`
+            insert into change_subscriber_progress (subscriber_id, tenant_id, cursor)
+            select ${subscriberId}, t.id, coalesce((select max(c.cursor) from economic_changes c where c.tenant_id = t.id), 0)
+              from tenants t where t.id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})`);
+        }
+        return subscriberId;
+      });
     },
 
     async get(id: number): Promise<Subscriber | undefined> {
       const [row] = await db.select().from(changeSubscribers).where(eq(changeSubscribers.id, id));
-      return row ? { id: row.id, tenantId: row.tenantId, url: row.url, secretEncrypted: row.secretEncrypted, startCursor: Number(row.startCursor), removedAt: row.removedAt } : undefined;
+      return row ? { id: row.id, tenantId: row.tenantId, url: row.url, secretEncrypted: row.secretEncrypted, removedAt: row.removedAt } : undefined;
     },
 
     /** Ids of subscribers not removed (their delivery workflows must run). */
@@ -109,7 +123,7 @@ export function createSubscriberStore(db: Database) {
 
     /**
      * The next changes the subscriber has not received, oldest first: per tenant after the tenant's
-     * delivered cursor (or the subscriber's start).
+     * delivered cursor (from the first, for a tenant created after the subscriber).
      */
     async pending(subscriber: Subscriber, limit: number): Promise<DeliverableChange[]> {
       const rows = await queryRows<Row>(
@@ -119,7 +133,7 @@ export function createSubscriberStore(db: Database) {
               join tenants t on t.id = c.tenant_id
               left join change_subscriber_progress p on p.subscriber_id = ${subscriber.id} and p.tenant_id = c.tenant_id
              where ${subscriber.tenantId === null ? sql`true` : sql`c.tenant_id = ${subscriber.tenantId}`}
-               and c.cursor > coalesce(p.cursor, ${subscriber.startCursor})
+               and c.cursor > coalesce(p.cursor, 0)
              order by c.cursor
              limit ${limit}`,
       );
