@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import { runCommand } from '../src/cli/commands';
 import { CliError, type CommandContext } from '../src/cli/context';
 import { loadConfig } from '../src/config';
-import { economicChanges, tenants } from '../src/db/schema';
+import { changeSubscriberProgress, changeSubscribers, economicChanges, tenants } from '../src/db/schema';
 import { createChangeLog, parseChangeNotification, type ChangeLog, type ChangeNotification, type ChangeRow } from '../src/store/change-log';
 import { createEntityStore, type EntityStore } from '../src/store/entity-store';
 import { customerRecord, documentRecord } from '../src/sync/entity-record';
@@ -250,6 +250,24 @@ test('rows older than the retention are pruned, newer ones kept', async () => {
   assert.ok(pruned >= 3);
   const left = await database.db.select({ cursor: economicChanges.cursor }).from(economicChanges).where(eq(economicChanges.tenantId, tenantId));
   assert.deepEqual(left.map((r) => Number(r.cursor)).sort((a, b) => a - b), rows.slice(3).map((r) => r.cursor));
+});
+
+test('pruning keeps the rows a live webhook subscriber has not received yet', async () => {
+  const tenantId = await newTenant('feed-prune-held');
+  for (let n = 1; n <= 4; n += 1) await store.commit(tenantId, [customer(n, `h${n}`)]);
+  const rows = await all(tenantId);
+  await database.db.execute(sql`update economic_changes set changed_at = now() - interval '40 days' where tenant_id = ${tenantId}`);
+  // A subscriber that received the first row only (down since), and a removed one that received none.
+  const [live] = await database.db.insert(changeSubscribers).values({ tenantId, url: 'https://example.com/a', secretEncrypted: 'x' }).returning();
+  await database.db.insert(changeSubscriberProgress).values({ subscriberId: live!.id, tenantId, cursor: rows[0]!.cursor });
+  await database.db.insert(changeSubscribers).values({ tenantId, url: 'https://example.com/b', secretEncrypted: 'x', removedAt: new Date() });
+  const cutoff = new Date(Date.now() - 30 * 24 * 3600_000);
+  await changeLog.prune(cutoff);
+  assert.deepEqual((await all(tenantId)).map((r) => r.cursor), rows.slice(1).map((r) => r.cursor));
+  // Removed, it holds nothing back.
+  await database.db.update(changeSubscribers).set({ removedAt: new Date() }).where(eq(changeSubscribers.id, live!.id));
+  await changeLog.prune(cutoff);
+  assert.deepEqual(await all(tenantId), []);
 });
 
 test('`changes --tenant --since` prints the rows after the cursor and where to continue; bad input is refused', async () => {

@@ -129,14 +129,25 @@ export function createChangeLog(db: Database) {
       return row?.max == null ? 0 : Number(row.max);
     },
 
-    /** Deletes rows changed before `olderThan`, in batches (short transactions); returns how many. */
+    /**
+     * Deletes rows changed before `olderThan`, in batches (short transactions); returns how many. A row a
+     * live webhook subscriber has not received yet is kept (a subscriber down for longer than the
+     * retention loses nothing; `subscribers remove` releases what it holds).
+     */
     async prune(olderThan: Date, batch = 5000): Promise<number> {
       let total = 0;
       for (;;) {
         const deleted = await queryRows<{ cursor: number }>(
           db,
           sql`delete from economic_changes where cursor in (
-                select cursor from economic_changes where changed_at < ${olderThan.toISOString()}::timestamptz order by cursor limit ${batch})
+                select c.cursor from economic_changes c
+                 where c.changed_at < ${olderThan.toISOString()}::timestamptz
+                   and not exists (
+                     select 1 from change_subscribers s
+                       left join change_subscriber_progress p on p.subscriber_id = s.id and p.tenant_id = c.tenant_id
+                      where s.removed_at is null and (s.tenant_id is null or s.tenant_id = c.tenant_id)
+                        and c.cursor > coalesce(p.cursor, 0))
+                 order by c.cursor limit ${batch})
               returning cursor`,
         );
         total += deleted.length;
