@@ -5,15 +5,19 @@
 //   - sync: `syncEntity`, which talks to e-conomic (bounded attempts, Retry-After, non-retryable types);
 //   - bookkeeping: database-only records (retried until Postgres answers, and only then:
 //     ./database-failure.ts fails any other error at once);
-//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor.
+//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor;
+//   - delivery: `deliverChanges`, the change feed's outbound webhooks (retried with backoff up to the
+//     delivery workflow's attempt limit), and its `deadLetterChange` bookkeeping.
 import type { Database } from '../src/db/client';
 import { CallCounter } from '../src/economic';
 import type { SecretBox } from '../src/secrets/secret-box';
 import { createEntityStore, type EntityStore } from '../src/store/entity-store';
+import { createSubscriberStore } from '../src/store/change-subscribers';
 import { createReconcileStore } from '../src/store/reconcile-store';
 import { retryingOnlyDatabaseOutages, withDatabaseFailures } from './database-failure';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
 import { withHeartbeats } from './heartbeat';
+import { createDeadLetterActivity, createDeliveryActivities } from './deliver-changes';
 import { createReconcileActivities, createReconcileBookkeeping, type EntityWorkflows } from './reconcile';
 import { createRecordSyncFailureActivity } from './record-sync-failure';
 import { createSyncEntityActivity } from './sync-entity';
@@ -33,6 +37,8 @@ export interface ActivityDeps {
    * to hold a sync at a chosen point (between fetch and commit) while they change e-conomic.
    */
   entityStore?: EntityStore;
+  /** Outbound change webhooks: a POST not answered within this fails (default 10 s). */
+  deliveryRequestTimeoutMs?: number;
 }
 
 const entityStoreOf = (deps: Pick<ActivityDeps, 'db' | 'entityStore'>) => deps.entityStore ?? createEntityStore(deps.db);
@@ -71,13 +77,34 @@ export function createReconciliationActivities(deps: ActivityDeps) {
   );
 }
 
+/**
+ * The change feed's outbound delivery. `deliverChanges` heartbeats itself (it polls while idle); database
+ * errors get their types, so an outage is retried like a refused POST.
+ */
+export function createDeliveryGroup(deps: Pick<ActivityDeps, 'db' | 'secretBox' | 'deliveryRequestTimeoutMs'>) {
+  return withDatabaseFailures(createDeliveryActivities({ secretBox: deps.secretBox, requestTimeoutMs: deps.deliveryRequestTimeoutMs, subscribers: createSubscriberStore(deps.db) }));
+}
+
+/** Dead-lettering a change: bookkeeping (retried until Postgres answers). */
+export function createDeliveryBookkeeping(deps: Pick<ActivityDeps, 'db'>) {
+  return withHeartbeats(retryingOnlyDatabaseOutages(createDeadLetterActivity({ subscribers: createSubscriberStore(deps.db) })));
+}
+
+export type DeliveryActivities = ReturnType<typeof createDeliveryGroup>;
+export type DeliveryBookkeepingActivities = ReturnType<typeof createDeliveryBookkeeping>;
 export type SyncActivities = ReturnType<typeof createSyncActivities>;
 export type BookkeepingActivities = ReturnType<typeof createBookkeepingActivities>;
 export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;
 
 /** Every group, for the worker to register. */
-export function createActivities(deps: ActivityDeps): SyncActivities & BookkeepingActivities & ReconciliationActivities {
-  return { ...createSyncActivities(deps), ...createBookkeepingActivities(deps), ...createReconciliationActivities(deps) };
+export function createActivities(deps: ActivityDeps): SyncActivities & BookkeepingActivities & ReconciliationActivities & DeliveryActivities & DeliveryBookkeepingActivities {
+  return {
+    ...createSyncActivities(deps),
+    ...createBookkeepingActivities(deps),
+    ...createReconciliationActivities(deps),
+    ...createDeliveryGroup(deps),
+    ...createDeliveryBookkeeping(deps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

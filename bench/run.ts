@@ -2,7 +2,7 @@
 // runs each scenario against the real webhook server (a child process: src/service.ts startService),
 // prints a table and writes bench/results.json. Every figure comes with a baseline measured in the same
 // run, and the ratio. Knobs (env): BENCH_SCALE (multiplies every size, default 1), BENCH_ONLY
-// (comma list: acceptance,e2e,reconcile,burst,topology), BENCH_ACCEPT_SECONDS, BENCH_E2E_EVENTS,
+// (comma list: acceptance,e2e,reconcile,burst,topology,changefeed), BENCH_FEED_COMMITS, BENCH_ACCEPT_SECONDS, BENCH_E2E_EVENTS,
 // BENCH_E2E_ENTITIES, BENCH_E2E_CONCURRENCY, BENCH_BURST, BENCH_BURST_ENTITIES, BENCH_BURST_CONCURRENCY,
 // BENCH_RECONCILE_DOCS, BENCH_TOPOLOGY_EVENTS, BENCH_TOPOLOGY_ENTITIES, BENCH_TOPOLOGY_SECONDS,
 // BENCH_TEMPORAL_SHARDS, BENCH_LOG_LEVEL (service log level, default info), BENCH_CPU_PROF=1 (profile
@@ -27,6 +27,7 @@ import { signalEntityChange } from '../src/temporal/signal-entity';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/database';
 import { SOURCE_SCRIPT, startTemporalCluster } from '../test/helpers/temporal-cluster';
 import { emitWebhooks, seedAgreement, startFakeEconomic, type FakeAgreement, type FakeEconomic, type SeedResult } from '../test/fake-economic';
+import { changeFeedCost } from './changefeed';
 import { startServerChild } from './lib/child';
 import { plainCopy } from './lib/plain-copy';
 import { hotFunctions, newestProfile, type HotFunction } from './lib/profile';
@@ -39,7 +40,7 @@ const SCALE = Number(env.BENCH_SCALE ?? 0.1);
 const num = (name: string, dflt: number) => Math.max(1, Math.round(env[name] ? Number(env[name]) : dflt * SCALE));
 /** Not scaled: durations and timeouts. */
 const fixed = (name: string, dflt: number) => (env[name] ? Number(env[name]) : dflt);
-const ONLY = new Set((env.BENCH_ONLY ?? 'acceptance,e2e,reconcile,burst,topology').split(',').map((s) => s.trim()));
+const ONLY = new Set((env.BENCH_ONLY ?? 'acceptance,e2e,reconcile,burst,topology,changefeed').split(',').map((s) => s.trim()));
 
 const SOURCE_OF: Record<DocKind, ApiSource> = {
   order: 'eConomicOrder',
@@ -561,6 +562,23 @@ async function topology(ctx: Ctx): Promise<void> {
 
 // ---------------------------------------------------------------- main
 
+/** What the change feed (log row, per-tenant append lock, NOTIFY) adds to a commit, with and without it in one run. */
+async function changefeed(ctx: Ctx): Promise<void> {
+  const costs = await changeFeedCost(ctx.database, { commitsPerRound: num('BENCH_FEED_COMMITS', 2000), rounds: 6, writers: [1, 8] });
+  details.changefeed = costs;
+  for (const c of costs) {
+    const overhead = (c.withFeedMs / c.withoutFeedMs - 1) * 100;
+    rows.push({
+      scenario: `change feed, ${c.writers} writer${c.writers === 1 ? '' : 's'} in one tenant`,
+      measure: 'ms per commit (order + customer, 5 lines) with the feed vs without',
+      value: fmt(c.withFeedMs, 2),
+      baseline: fmt(c.withoutFeedMs, 2),
+      ratio: ratio(c.withFeedMs, c.withoutFeedMs),
+      notes: `${overhead >= 0 ? '+' : ''}${fmt(overhead, 1)} % per commit over ${fmt(c.commits)} commits each way, alternating rounds, one LISTEN client`,
+    });
+  }
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   log(`machine: ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30, 1)} GiB, load ${load()}; scale ${SCALE}`);
@@ -569,7 +587,7 @@ async function main(): Promise<void> {
   const ctx: Ctx = { temporal, client: new Client({ connection, namespace: temporal.namespace }), database, fake, secretsKeyHex: randomBytes(32).toString('hex') };
   const loads: Record<string, string> = { start: load() };
   try {
-    for (const [name, run] of [['acceptance', acceptance], ['e2e', endToEnd], ['reconcile', reconciliation], ['burst', burst], ['topology', topology]] as const) {
+    for (const [name, run] of [['acceptance', acceptance], ['e2e', endToEnd], ['reconcile', reconciliation], ['burst', burst], ['topology', topology], ['changefeed', changefeed]] as const) {
       if (!ONLY.has(name)) continue;
       loads[`before ${name}`] = load();
       const t0 = performance.now();

@@ -66,6 +66,11 @@ export interface Config {
   reconcileFullEvery: string;
   /** Deletion guard: a full run stops before marking more than this share (0–1) of a tenant's rows deleted. */
   reconcileMaxDeleteShare: number;
+  /** Change-feed rows older than this many days are pruned (docs/change-feed.md). */
+  changesRetentionDays: number;
+  /** Outbound change webhooks: attempts before a change is dead-lettered, and the longest backoff between them. */
+  changesDeliveryMaxAttempts: number;
+  changesDeliveryMaxBackoff: string;
   /** The embedded single process: ROLE=all without DATABASE_URL or TEMPORAL_ADDRESS. */
   embedded: boolean;
 }
@@ -293,6 +298,9 @@ const envSchema = z.object({
   RECONCILE_INCREMENTAL_EVERY: duration('15m', 1000),
   RECONCILE_FULL_EVERY: duration('24h', 1000),
   RECONCILE_MAX_DELETE_SHARE: share(0.2),
+  CHANGES_RETENTION_DAYS: integer(30, 1, 3650),
+  CHANGES_DELIVERY_MAX_ATTEMPTS: integer(25, 1, 10_000),
+  CHANGES_DELIVERY_MAX_BACKOFF: duration('10m', 1000),
 });
 
 type Env = Record<string, string | undefined>;
@@ -373,6 +381,9 @@ export function loadConfig(env: Env = process.env): Config {
     reconcileIncrementalEvery: v.RECONCILE_INCREMENTAL_EVERY.text,
     reconcileFullEvery: v.RECONCILE_FULL_EVERY.text,
     reconcileMaxDeleteShare: v.RECONCILE_MAX_DELETE_SHARE,
+    changesRetentionDays: v.CHANGES_RETENTION_DAYS,
+    changesDeliveryMaxAttempts: v.CHANGES_DELIVERY_MAX_ATTEMPTS,
+    changesDeliveryMaxBackoff: v.CHANGES_DELIVERY_MAX_BACKOFF.text,
     embedded: role === 'all' && !databaseUrl && !temporalAddress,
   };
 }

@@ -20,7 +20,9 @@ import { createWebhookPipeline, type WebhookPipeline } from './http/webhook-pipe
 import { CallCounter } from './economic';
 import type { Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
+import { createChangeLog, startChangePruning } from './store/change-log';
 import { connectTemporal, type TemporalHandles } from './temporal/connect';
+import { ensureAllChangeDeliveries } from './temporal/change-delivery';
 import { ensureAllReconcileSchedules, ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { entityWorkflowsOn } from './temporal/signal-entity';
 import { tenants } from './db/schema';
@@ -93,7 +95,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
   await listenOn(opsApp, 'METRICS_PORT', config.metricsPort, config.metricsHost);
   const metricsUrl = `http://${urlHost(config.metricsHost)}:${listeningPort(opsApp)}`;
 
+  let stopPruning: (() => void) | undefined;
   if (runsWorker && temporal.nativeConnection) {
+    stopPruning = startChangePruning(
+      createChangeLog(database.db),
+      config.changesRetentionDays,
+      (err) => log.warn({ err }, 'pruning the change feed failed; retried within the hour'),
+      (count) => {
+        if (count > 0) log.info({ count, retentionDays: config.changesRetentionDays }, 'change feed pruned');
+      },
+    );
     const activities = createActivities({
       db: database.db,
       secretBox,
@@ -119,6 +130,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
       log.info({ tenants: count, every: config.reconcileIncrementalEvery, fullEvery: config.reconcileFullEvery }, 'reconciliation schedules ensured');
     } catch (err) {
       log.warn({ err }, 'could not ensure the reconciliation schedules; they are retried at the next start');
+    }
+    try {
+      const count = await ensureAllChangeDeliveries(temporal.client, config.taskQueue, database.db, config);
+      if (count > 0) log.info({ subscribers: count }, 'change-feed delivery workflows ensured');
+    } catch (err) {
+      log.warn({ err }, 'could not ensure the change-feed delivery workflows; they are retried at the next start');
     }
   }
 
@@ -168,6 +185,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       // After HTTP is drained: no new events; relay stops, buffered sync_events rows are written.
       await pipeline?.stop();
       await stopAdminSocket?.();
+      stopPruning?.();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       if (reconcileWorker && reconcileWorker.getState() === 'RUNNING') reconcileWorker.shutdown();
       await workerRun?.catch(() => {});

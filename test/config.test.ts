@@ -40,6 +40,15 @@ test('defaults: the embedded single process, nothing trusted, production limits 
   assert.deepEqual(config.rateLimits, { perKey: 150_000, perKeyWindowMs: 900_000, authFailures: 30, authFailureWindowMs: 60_000 });
   assert.equal(config.reconcileIncrementalEvery, '15m');
   assert.equal(config.reconcileFullEvery, '24h');
+  assert.equal(config.changesRetentionDays, 30);
+  assert.equal(config.changesDeliveryMaxAttempts, 25);
+  assert.equal(config.changesDeliveryMaxBackoff, '10m');
+  assert.throws(() => loadConfig({ CHANGES_DELIVERY_MAX_ATTEMPTS: '0', CHANGES_DELIVERY_MAX_BACKOFF: '10' }), (err: Error) =>
+    /CHANGES_DELIVERY_MAX_ATTEMPTS must be a whole number from 1 to 10000/.test(err.message) && /CHANGES_DELIVERY_MAX_BACKOFF must be a duration/.test(err.message));
+  assert.equal(loadConfig({ CHANGES_RETENTION_DAYS: '7' }).changesRetentionDays, 7);
+  for (const bad of ['0', '2.5', '7d', '-1']) {
+    assert.throws(() => loadConfig({ CHANGES_RETENTION_DAYS: bad }), /CHANGES_RETENTION_DAYS must be a whole number from 1 to 3650/);
+  }
   // Empty means unset, as in an env file's `LOG_LEVEL=`.
   assert.equal(loadConfig({ LOG_LEVEL: '', PORT: '' }).logLevel, 'info');
   assert.equal(loadConfig({ HOST: '127.0.0.1' }).metricsHost, '127.0.0.1', 'the metrics port binds where HOST says unless METRICS_HOST is set');

@@ -2,10 +2,12 @@
 // The commander program (src/cli.ts) is built from it, and the running service's admin socket
 // (./admin-socket.ts) runs the same handlers for commands the CLI forwards to it.
 import { accessCreate, accessList, accessRevoke } from './access';
+import { changes } from './changes';
 import { CliError, type CommandContext, type CommandOption, type CommandResult, type CommandSpec } from './context';
 import { reconcile } from './reconcile';
 import { retryFailed } from './retry-failed';
 import { status } from './status';
+import { subscribersAdd, subscribersList, subscribersRemove, subscribersReplay } from './subscribers';
 
 const ONLY_TENANT: CommandOption = { flags: '--tenant <name>', description: 'only this tenant' };
 
@@ -22,6 +24,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'access list', description: 'list API keys (prefix only, never a whole key)', options: [ONLY_TENANT], run: accessList },
   { name: 'access revoke', description: 'revoke an API key at once', arguments: [{ name: 'key', description: 'the API key' }], run: accessRevoke },
   {
+    name: 'changes',
+    description: "print the tenant's change feed after a cursor, oldest first",
+    options: [
+      { flags: '--tenant <name>', description: 'tenant name', required: true },
+      { flags: '--since <cursor>', description: 'print changes after this cursor (0: from the oldest kept)', default: '0' },
+      { flags: '--limit <n>', description: 'at most this many rows (1 to 10000)', default: '1000' },
+    ],
+    run: changes,
+  },
+  {
     name: 'reconcile',
     description: "run the tenant's reconciliation now and wait for it",
     options: [
@@ -36,12 +48,26 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: reconcile,
   },
   { name: 'retry-failed', description: 'start a new sync for every entity whose last sync failed', options: [ONLY_TENANT], run: retryFailed },
+  {
+    name: 'subscribers add',
+    description: 'add an outbound webhook subscriber of the change feed; prints its signing secret once',
+    options: [
+      { flags: '--url <url>', description: 'where changes are POSTed (http or https)', required: true },
+      { flags: '--tenant <name>', description: "this tenant's changes" },
+      { flags: '--all-tenants', description: "every tenant's changes", default: false },
+    ],
+    run: subscribersAdd,
+  },
+  { name: 'subscribers list', description: 'list subscribers, their URL and dead letters (never a secret)', run: subscribersList },
+  { name: 'subscribers remove', description: 'stop delivering to a subscriber', arguments: [{ name: 'id', description: 'the subscriber id' }], run: subscribersRemove },
+  { name: 'subscribers replay', description: "deliver a subscriber's dead letters again", arguments: [{ name: 'id', description: 'the subscriber id' }], run: subscribersReplay },
   { name: 'status', description: 'per tenant and entity kind: rows, last sync, failures', options: [ONLY_TENANT], run: status },
 ];
 
 /** Descriptions of the words that group commands (`access create`, `access list`, ...). */
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
   access: 'API keys that e-conomic webhooks authenticate with',
+  subscribers: 'outbound webhooks of the change feed',
 };
 
 export async function runCommand(ctx: CommandContext, name: string, args: Record<string, unknown>): Promise<CommandResult> {

@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
+  bigint,
   bigserial,
   boolean,
   date,
@@ -325,4 +326,96 @@ export const economicDocumentLines = pgTable(
     totalNetAmount: amount('total_net_amount'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.documentType, t.documentNumber, t.lineNumber] })],
+);
+
+// ---------------------------------------------------------------------------------------------------
+// The change feed (docs/change-feed.md)
+// ---------------------------------------------------------------------------------------------------
+
+export const changeKinds = ['created', 'updated', 'deleted', 'renumbered'] as const;
+export type ChangeKind = (typeof changeKinds)[number];
+
+/**
+ * One row per committed change of an entity, written by the entity store in the transaction of the
+ * change. `cursor` increases in commit order within a tenant (the store assigns it under a per-tenant
+ * lock held until commit), so a reader resuming after its last cursor misses nothing. Rows older than
+ * CHANGES_RETENTION_DAYS are pruned.
+ */
+export const economicChanges = pgTable(
+  'economic_changes',
+  {
+    cursor: bigserial('cursor', { mode: 'number' }).primaryKey(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    number: integer('number').notNull(),
+    change: text('change', { enum: changeKinds }).notNull(),
+    /** Renumbered: the number the entity had before. */
+    oldNumber: integer('old_number'),
+    lastUpdated: instant('last_updated'),
+    changedAt: instant('changed_at').notNull().defaultNow(),
+  },
+  (t) => [index('economic_changes_tenant_cursor_idx').on(t.tenantId, t.cursor), index('economic_changes_changed_at_idx').on(t.changedAt)],
+);
+
+/**
+ * Outbound webhook subscribers of the change feed (docs/change-feed.md): one tenant's changes, or every
+ * tenant's (`tenant_id` null). The signing secret is stored encrypted (SecretBox, as grant tokens are).
+ * Removed subscribers keep their row (`removed_at`) so their dead letters stay readable.
+ */
+export const changeSubscribers = pgTable('change_subscribers', {
+  id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+  tenantId: integer('tenant_id').references(() => tenants.id),
+  url: text('url').notNull(),
+  secretEncrypted: text('secret_encrypted').notNull(),
+  createdAt: instant('created_at').notNull().defaultNow(),
+  removedAt: instant('removed_at'),
+});
+
+/**
+ * How far each subscriber has received each tenant's changes (cursors are ordered per tenant). A new
+ * subscriber gets a row per existing tenant at that tenant's latest cursor; a tenant without a row
+ * (created later) is delivered from its first change.
+ */
+export const changeSubscriberProgress = pgTable(
+  'change_subscriber_progress',
+  {
+    subscriberId: integer('subscriber_id')
+      .notNull()
+      .references(() => changeSubscribers.id),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    deliveredAt: instant('delivered_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.subscriberId, t.tenantId] })],
+);
+
+/**
+ * Changes a subscriber did not accept within the attempt limit. The cursor row may be pruned later, so
+ * what the delivery needs is kept here. `replay_requested_at`: an operator asked to deliver it again.
+ */
+export const changeDeadLetters = pgTable(
+  'change_dead_letters',
+  {
+    subscriberId: integer('subscriber_id')
+      .notNull()
+      .references(() => changeSubscribers.id),
+    cursor: bigint('cursor', { mode: 'number' }).notNull(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    number: integer('number').notNull(),
+    change: text('change', { enum: changeKinds }).notNull(),
+    oldNumber: integer('old_number'),
+    lastUpdated: instant('last_updated'),
+    changedAt: instant('changed_at').notNull(),
+    lastError: text('last_error').notNull(),
+    deadAt: instant('dead_at').notNull().defaultNow(),
+    replayRequestedAt: instant('replay_requested_at'),
+  },
+  (t) => [primaryKey({ columns: [t.subscriberId, t.cursor] })],
 );

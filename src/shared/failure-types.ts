@@ -20,6 +20,8 @@ export const FAILURE_TYPES = {
   integrityViolation: 'IntegrityViolation',
   /** Postgres refused a statement for a reason no retry heals (a bug or bad data); its message never quotes data. */
   database: 'DatabaseError',
+  /** An outbound change webhook the subscriber did not accept (an error status, no answer): retried, then dead-lettered. */
+  changeDeliveryFailed: 'ChangeDeliveryFailed',
 } as const;
 
 /** Failure types no retry can heal: the activity fails at once, the workflow shows why. */

@@ -14,6 +14,12 @@
 // never overlaps the commit of a document that names it: a document committed just after it meets a
 // foreign-key violation, which the sync resolves by fetching again (activities/sync-entity.ts).
 // Which observation of an entity wins is decided by one rule, in ./version-rule.ts.
+//
+// Every write that changes what the application reads is also recorded in the change feed
+// (./change-log.ts, docs/change-feed.md) in the same transaction: created (a new row, or one marked
+// deleted coming back), updated (a live row whose content, status or lastUpdated differs), deleted
+// (marked deleted) and renumbered (the row moved to its new number). A re-fetch that finds the entity
+// as stored refreshes `synced_at` but is no change, and logs nothing.
 import { and, eq, getTableName, gt, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Database, type Transaction } from '../db/client';
 import { databaseErrorCode, describeDatabaseError, isDatabaseUnavailable, isIntegrityViolation } from '../db/errors';
@@ -21,6 +27,7 @@ import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState,
 import { ENTITY_KINDS, type EntityKind } from '../shared/entities';
 import { FAILURE_TYPES } from '../shared/failure-types';
 import { dependenciesOf, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
+import { appendChanges, type PendingChange } from './change-log';
 import { ENTITY_KIND_DESCRIPTORS, type EntityKindDescriptor } from './entity-kinds';
 import { supersedes, type Observation, type StoredVersion } from './version-rule';
 
@@ -191,14 +198,44 @@ async function storedVersion(tx: Transaction, d: EntityKindDescriptor, tenantId:
 
 const goneAt = (fetchedAt: Date): Observation => ({ lastUpdated: null, fetchedAt, gone: true });
 
-/** Writes the record under the version rule; `moved`: its row was just moved here by its renumbering. */
-async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, moved = false): Promise<CommitOutcome> {
+/**
+ * The stored version (for the version rule) and, in the same round trip, whether the row already holds
+ * what this record would write: same content (jsonb equality ignores key order), status and lastUpdated.
+ */
+async function storedVersionAndSameness(tx: Transaction, d: EntityKindDescriptor, tenantId: number, record: EntityRecord, lastUpdated: Date | null): Promise<(StoredVersion & { same: boolean }) | undefined> {
+  const sameStatus = d.status ? sql`${d.status} is not distinct from ${record.status ?? 'draft'}::text` : sql`true`;
+  const [row] = await tx
+    .select({
+      lastUpdated: d.table.lastUpdated,
+      syncedAt: d.table.syncedAt,
+      deletedAt: d.table.deletedAt,
+      same: sql<boolean>`(${d.table.data} = ${JSON.stringify(record.data)}::jsonb
+                and ${d.table.lastUpdated} is not distinct from ${lastUpdated?.toISOString() ?? null}::timestamptz
+                and ${sameStatus})`,
+    })
+    .from(d.table)
+    .where(whereEntity(d, tenantId, record.number));
+  return row as (StoredVersion & { same: boolean }) | undefined;
+}
+
+/**
+ * Writes the record under the version rule; `moved`: its row was just moved here by its renumbering
+ * (logged as that renumbering). Pushes the change it makes, if any, onto `changes` (none: not recorded).
+ */
+async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, changes: PendingChange[] | undefined, moved = false): Promise<CommitOutcome> {
   const d = descriptor(record.kind);
   const fetchedAt = new Date(record.fetchedAt);
   const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
   // A moved row holds what was seen under the old number, all of it from before the renumbering this
   // record was fetched after (a deletion marked on it was the old number going away): the record replaces it.
-  if (!moved && !supersedes({ lastUpdated, fetchedAt }, await storedVersion(tx, d, tenantId, record.number))) return 'stale';
+  if (!moved) {
+    const stored: (StoredVersion & { same?: boolean }) | undefined = changes
+      ? await storedVersionAndSameness(tx, d, tenantId, record, lastUpdated)
+      : await storedVersion(tx, d, tenantId, record.number);
+    if (!supersedes({ lastUpdated, fetchedAt }, stored)) return 'stale';
+    const change = !stored || stored.deletedAt ? 'created' : stored.same === false ? 'updated' : undefined;
+    if (changes && change) changes.push({ kind: record.kind, number: record.number, change, lastUpdated });
+  }
   const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
   await tx
     .insert(d.table)
@@ -239,15 +276,18 @@ async function replaceLines(tx: Transaction, tenantId: number, documentType: Doc
  * store holds of the old number (the version rule): a later sync may have seen it alive again. Returns
  * whether the row moved.
  */
-async function moveRenumbered(tx: Transaction, tenantId: number, kind: EntityKind, from: number, to: number, fetchedAt: Date): Promise<boolean> {
+async function moveRenumbered(tx: Transaction, tenantId: number, record: EntityRecord, from: number, changes: PendingChange[]): Promise<boolean> {
+  const { kind, number: to } = record;
+  const fetchedAt = new Date(record.fetchedAt);
   const d = descriptor(kind);
   const old = await storedVersion(tx, d, tenantId, from);
   // A deleted old row still moves: its history belongs to the new number.
   if (!old || (!old.deletedAt && !supersedes(goneAt(fetchedAt), old))) return false;
   if (await storedVersion(tx, d, tenantId, to)) {
-    await markRowDeleted(tx, d, tenantId, from, fetchedAt);
+    await markRowDeleted(tx, d, tenantId, kind, from, fetchedAt, changes);
     return false;
   }
+  changes.push({ kind, number: to, change: 'renumbered', oldNumber: from, lastUpdated: record.lastUpdated ? new Date(record.lastUpdated) : null });
   // Foreign keys from documents to customers and projects cascade on update.
   await tx.update(d.table).set({ [d.numberKey]: to }).where(whereEntity(d, tenantId, from));
   if (d.documentType) {
@@ -282,7 +322,16 @@ async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRe
     });
 }
 
-export function createEntityStore(db: Database) {
+export interface EntityStoreOptions {
+  /**
+   * Record changes in the change feed (default). Only the bench turns it off, to measure what the feed
+   * costs per commit against the same store without it; the service always records.
+   */
+  changeFeed?: boolean;
+}
+
+export function createEntityStore(db: Database, storeOptions: EntityStoreOptions = {}) {
+  const feed = storeOptions.changeFeed ?? true;
   /** The stored versions of a listing page's numbers, by number. */
   async function versionsOf(tenantId: number, kind: EntityKind, numbers: number[]): Promise<Map<number, StoredEntity>> {
     if (numbers.length === 0) return new Map();
@@ -384,11 +433,13 @@ export function createEntityStore(db: Database) {
         const shared = records.flatMap((r) => dependenciesOf(r).map((dep) => lockKey(tenantId, dep.kind, dep.number)));
         await lockEntities(tx, { exclusive, shared });
         const outcomes: CommitOutcome[] = [];
+        const changes: PendingChange[] = [];
         for (const record of records) {
-          const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity.kind, renumberedFrom, entity.number, new Date(entity.fetchedAt)));
-          outcomes.push(await writeRecord(tx, tenantId, record, moved));
+          const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity, renumberedFrom, changes));
+          outcomes.push(await writeRecord(tx, tenantId, record, feed ? changes : undefined, moved));
         }
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' });
+        if (feed) await appendChanges(tx, tenantId, changes);
         return outcomes;
       }));
     },
@@ -402,8 +453,10 @@ export function createEntityStore(db: Database) {
       const fetchedAt = new Date(fetchedAtIso);
       return withoutParameters(() => db.transaction(async (tx) => {
         await lockEntities(tx, { exclusive: [lockKey(tenantId, kind, number)], shared: [] });
-        const outcome = await markRowDeleted(tx, d, tenantId, number, fetchedAt);
+        const changes: PendingChange[] = [];
+        const outcome = await markRowDeleted(tx, d, tenantId, kind, number, fetchedAt, changes);
         if (options.sync) await writeSyncOutcome(tx, { tenantId, kind, number, workflowId: options.sync.workflowId, outcome: outcome === 'deleted' ? 'deleted' : 'synced' });
+        if (feed) await appendChanges(tx, tenantId, changes);
         return outcome;
       }));
     },
@@ -470,11 +523,13 @@ export function createEntityStore(db: Database) {
   };
 }
 
-async function markRowDeleted(tx: Transaction, d: EntityKindDescriptor, tenantId: number, number: number, fetchedAt: Date): Promise<DeleteOutcome> {
+/** Marks a live row deleted (pushing the change onto `changes`); a row already marked is no change. */
+async function markRowDeleted(tx: Transaction, d: EntityKindDescriptor, tenantId: number, kind: EntityKind, number: number, fetchedAt: Date, changes: PendingChange[]): Promise<DeleteOutcome> {
   const stored = await storedVersion(tx, d, tenantId, number);
   if (!stored) return 'absent';
   if (stored.deletedAt) return 'deleted';
   if (!supersedes(goneAt(fetchedAt), stored)) return 'stale';
+  changes.push({ kind, number, change: 'deleted', lastUpdated: stored.lastUpdated });
   await tx.update(d.table).set({ deletedAt: fetchedAt, syncedAt: fetchedAt }).where(whereEntity(d, tenantId, number));
   if (d.documentType) {
     await tx

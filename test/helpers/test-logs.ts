@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../src/logger';
 
 export const RUN_DIR_ENV = 'ECONOMIC_SYNC_TEST_LOG_DIR';
 
-export type SecretKind = 'api-key' | 'grant-token' | 'app-secret' | 'secrets-key';
+export type SecretKind = 'api-key' | 'grant-token' | 'app-secret' | 'secrets-key' | 'signing-secret';
 
 export interface RegisteredSecret {
   kind: SecretKind;
