@@ -5,7 +5,8 @@
 //   - sync: `syncEntity`, which talks to e-conomic (bounded attempts, Retry-After, non-retryable types);
 //   - bookkeeping: database-only records (retried until Postgres answers, and only then:
 //     ./database-failure.ts fails any other error at once);
-//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor.
+//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor (a kind
+//     e-conomic answers 403 for is skipped: ./forbidden-kinds.ts).
 import type { Database } from '../src/db/client';
 import { CallCounter } from '../src/economic';
 import type { SecretBox } from '../src/secrets/secret-box';
@@ -13,6 +14,7 @@ import { createEntityStore, type EntityStore } from '../src/store/entity-store';
 import { createReconcileStore } from '../src/store/reconcile-store';
 import { retryingOnlyDatabaseOutages, withDatabaseFailures } from './database-failure';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
+import { skippingForbiddenKinds } from './forbidden-kinds';
 import { withHeartbeats } from './heartbeat';
 import { createReconcileActivities, createReconcileBookkeeping, type EntityWorkflows } from './reconcile';
 import { createRecordSyncFailureActivity } from './record-sync-failure';
@@ -62,12 +64,15 @@ export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db' | 'ent
  */
 export function createReconciliationActivities(deps: ActivityDeps) {
   return withDatabaseFailures(
-    createReconcileActivities({
-      store: createEntityStore(deps.db),
-      reconcileStore: createReconcileStore(deps.db),
-      access: accessOf(deps),
-      entities: deps.entities,
-    }),
+    skippingForbiddenKinds(
+      deps.db,
+      createReconcileActivities({
+        store: createEntityStore(deps.db),
+        reconcileStore: createReconcileStore(deps.db),
+        access: accessOf(deps),
+        entities: deps.entities,
+      }),
+    ),
   );
 }
 

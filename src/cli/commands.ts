@@ -1,7 +1,7 @@
 // Every CLI command (docs/cli.md) in one table: its name, arguments, options and handler written once.
 // The commander program (src/cli.ts) is built from it, and the running service's admin socket
 // (./admin-socket.ts) runs the same handlers for commands the CLI forwards to it.
-import { accessCreate, accessList, accessRevoke } from './access';
+import { accessCreate, accessList, accessRevoke, accessUnbind } from './access';
 import { CliError, type CommandContext, type CommandOption, type CommandResult, type CommandSpec } from './context';
 import { reconcile } from './reconcile';
 import { retryFailed } from './retry-failed';
@@ -22,6 +22,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'access list', description: 'list API keys (prefix only, never a whole key)', options: [ONLY_TENANT], run: accessList },
   { name: 'access revoke', description: 'revoke an API key at once', arguments: [{ name: 'key', description: 'the API key' }], run: accessRevoke },
   {
+    name: 'access unbind',
+    description: "release the tenant's e-conomic agreement binding: the next grant that verifies binds it anew",
+    options: [{ flags: '--tenant <name>', description: 'tenant name', required: true }],
+    run: accessUnbind,
+  },
+  {
     name: 'reconcile',
     description: "run the tenant's reconciliation now and wait for it",
     options: [
@@ -31,12 +37,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: reconcile,
   },
   { name: 'retry-failed', description: 'start a new sync for every entity whose last sync failed', options: [ONLY_TENANT], run: retryFailed },
-  { name: 'status', description: 'per tenant and entity kind: rows, last sync, failures', options: [ONLY_TENANT], run: status },
+  { name: 'status', description: 'per tenant: bound agreement, credentials; per entity kind: rows, last sync, failures, access', options: [ONLY_TENANT], run: status },
 ];
 
 /** Descriptions of the words that group commands (`access create`, `access list`, ...). */
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
-  access: 'API keys that e-conomic webhooks authenticate with',
+  access: 'API keys that e-conomic webhooks authenticate with, and the agreement binding',
 };
 
 export async function runCommand(ctx: CommandContext, name: string, args: Record<string, unknown>): Promise<CommandResult> {
