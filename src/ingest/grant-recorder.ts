@@ -1,15 +1,15 @@
 // Hands each grant token a webhook carries to the tenant's credentials (src/access/grants.ts): a token
 // other than the one in use is stored as a *candidate* that an activity verifies with `GET /self` before
 // it is used for anything (docs/webhook.md, "The grant and the agreement"); the token in use sent again
-// while broken makes its re-check due now. The HTTP request never calls e-conomic. An in-memory
-// fingerprint per tenant only skips the database round trip for a token this process already handed on;
-// it never decides anything (the decision is Postgres's), so a stale cache can cost at most a re-check.
-// Failures are logged (without the token) and never fail the webhook.
+// while broken makes its re-check due now. The HTTP request never calls e-conomic. There is no
+// per-process cache: one primary-key read per webhook (beside a Temporal signal, which costs far more)
+// keeps every API process exact after a 401 or an `access unbind`. Failures are logged (without the
+// token) and never fail the webhook.
 import { recordCandidate } from '../access/grants';
 import { withTimeout } from '../util/with-timeout';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
-import { safeEqual, type SecretBox } from '../secrets/secret-box';
+import type { SecretBox } from '../secrets/secret-box';
 import { errorText } from './ingestor';
 
 export interface GrantRecorder {
@@ -23,22 +23,14 @@ export interface GrantRecorderOptions {
   timeoutMs?: number;
   /** Called after a tenant got a new candidate grant (e.g. its first one): the service ensures its reconciliation schedule. */
   onNewGrant?: (tenantId: number) => Promise<void>;
-  /** How long a handed-on token is skipped without a database look (a broken grant sent again must reach it). */
-  cacheMs?: number;
 }
 
 export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorder {
-  const known = new Map<number, { fingerprint: string; until: number }>();
   const timeoutMs = options.timeoutMs ?? 2000;
-  const cacheMs = options.cacheMs ?? 30_000;
   return {
     async record(tenantId, token) {
-      const fingerprint = options.box.fingerprint(token);
-      const cached = known.get(tenantId);
-      if (cached !== undefined && cached.until > Date.now() && safeEqual(cached.fingerprint, fingerprint)) return;
       try {
         const outcome = await withTimeout(recordCandidate(options.db, options.box, tenantId, token), timeoutMs, 'grant store');
-        known.set(tenantId, { fingerprint, until: Date.now() + cacheMs });
         if (outcome === 'candidate') {
           options.log.info({ tenantId }, 'a webhook brought a new grant token for the tenant; the next sync verifies it before using it');
           options.onNewGrant?.(tenantId).catch((err: unknown) =>
@@ -48,7 +40,6 @@ export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorde
           options.log.info({ tenantId }, "the tenant's broken grant was sent again; the next sync re-checks it");
         }
       } catch (err) {
-        known.delete(tenantId);
         options.log.warn({ tenantId, err: errorText(err) }, 'could not store the grant token; the next webhook tries again');
       }
     },
