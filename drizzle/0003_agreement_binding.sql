@@ -22,5 +22,6 @@ ALTER TABLE "tenant_credentials" ADD COLUMN "refused_agreement_number" integer;-
 ALTER TABLE "tenant_credentials" ADD COLUMN "refused_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "tenant_credentials" ADD COLUMN "next_check_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "tenant_credentials" ADD COLUMN "failed_checks" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "tenant_credentials" ADD COLUMN "last_check_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "grant_candidates" ADD CONSTRAINT "grant_candidates_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "tenant_kind_access" ADD CONSTRAINT "tenant_kind_access_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE no action ON UPDATE no action;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { and, eq, sql } from 'drizzle-orm';
-import { adoptVerifiedGrant, claimRecheck, loadGrant, unbindTenant } from '../src/access/grants';
+import { adoptVerifiedGrant, claimRecheck, loadGrant, RESEND_RECHECK_MIN_MS, unbindTenant } from '../src/access/grants';
 import { runCommand } from '../src/cli/commands';
 import type { CommandContext } from '../src/cli/context';
 import { loadConfig } from '../src/config';
@@ -20,7 +20,7 @@ import type { reconcileWorkflow } from '../workflows/reconcile';
 import type { FakeAgreement } from './fake-economic';
 import { createApiKey } from './helpers/api-keys';
 import { startSyncHarness, type SyncHarness } from './helpers/sync-harness';
-import { startTestWorker } from './helpers/temporal';
+import { startWorkerProcess } from './helpers/worker-process';
 import { registerSecret } from './helpers/test-logs';
 import { waitFor } from './helpers/wait';
 import { startTestWebhook, type TestWebhook } from './helpers/webhook';
@@ -187,7 +187,8 @@ describe('the agreement binding', () => {
     const refused = await webhook(api1, t, 'eConomicOrder', tokenA, orders[1]!);
     await failsWith(refused, 'EconomicCredentialsRejected');
     const callsAfterBreak = h.fake.calls(tokenA).total;
-    // Broken: the next event makes no call at all.
+    // Broken: the next event, though it carries the same token again, makes no call at all (a resend
+    // re-checks at most every RESEND_RECHECK_MIN_MS).
     await failsWith(await webhook(api2, t, 'eConomicOrder', tokenA, orders[2]!), 'CredentialsBroken');
     assert.equal(h.fake.calls(tokenA).total, callsAfterBreak, 'no e-conomic call while broken');
     assert.match(await statusOf(t), /heal-new-token\s+\d+\s+broken/);
@@ -227,6 +228,12 @@ describe('the agreement binding', () => {
     assert.equal(broken?.status, 'broken');
     assert.ok(broken?.nextCheckAt && broken.nextCheckAt.getTime() > Date.now(), 'the re-check is scheduled, not immediate');
     h.fake.restoreGrant(token);
+    // The customer fixed the app; the token comes again more than RESEND_RECHECK_MIN_MS after the 401 (a
+    // resend sooner waits for that: the heal test shows it makes no call). Time passing is written, not slept.
+    await h.database.db
+      .update(tenantCredentials)
+      .set({ lastCheckAt: sql`now() - ${RESEND_RECHECK_MIN_MS + 1000}::bigint * interval '1 millisecond'` })
+      .where(eq(tenantCredentials.tenantId, t.id));
     const again = await webhook(api1, t, 'eConomicOrder', token, orders[2]!);
     assert.equal((await again.result()).lastOutcome, 'synced');
     await waitFor('the refused order synced after the re-check', async () => {
@@ -269,8 +276,16 @@ describe('the agreement binding', () => {
     const t = await tenantWithKey('race');
 
     // A second worker process on the same task queue, with its own database pool.
-    const second: DatabaseHandle = await openDatabase({ databaseUrl: h.database.url, dataDir: '/nonexistent', maxConnections: 5 });
-    const worker2 = await startTestWorker(h.temporal, { ...h.activityDeps, db: second.db }, h.taskQueue);
+    const worker2 = await startWorkerProcess({
+      temporalAddress: h.temporal.address,
+      namespace: h.temporal.namespace,
+      taskQueue: h.taskQueue,
+      databaseUrl: h.database.url,
+      restUrl: h.fake.restUrl,
+      projectsUrl: h.fake.projectsUrl,
+      appSecretToken: h.fake.appSecretToken,
+      secretsKeyHex: h.secretsKeyHex,
+    });
     try {
       const handles = await Promise.all(
         fromP.orders.flatMap((n) => [webhook(api1, t, 'eConomicOrder', tokenP, n), webhook(api2, t, 'eConomicOrder', tokenQ, n)]),
@@ -278,7 +293,6 @@ describe('the agreement binding', () => {
       await Promise.allSettled(handles.map((handle) => handle.result()));
     } finally {
       await worker2.stop();
-      await second.close();
     }
     const grant = await loadGrant(h.database.db, h.secretBox, t.id);
     assert.ok(grant?.agreementNumber === p.agreementNumber || grant?.agreementNumber === q.agreementNumber);

@@ -16,6 +16,8 @@ export type CredentialStatus = 'unverified' | 'ok' | 'broken';
 /** First re-check of a broken grant after this long, doubling per failed re-check up to the maximum. */
 export const BROKEN_RECHECK_BASE_MS = 60_000;
 export const BROKEN_RECHECK_MAX_MS = 6 * 3600_000;
+/** The same broken token sent again makes its re-check due, but no sooner than this after the last one. */
+export const RESEND_RECHECK_MIN_MS = 30_000;
 /** A kind e-conomic answered 403 for is tried again after this long. */
 export const FORBIDDEN_RECHECK_MS = 6 * 3600_000;
 
@@ -42,7 +44,8 @@ export type CandidateOutcome = 'unchanged' | 'candidate' | 'recheck';
 /**
  * Records the token a webhook brought. The grant in use is never replaced here: a different token waits as a
  * candidate for an activity to verify it; the token in use sent again while broken makes its re-check due
- * now (the customer fixed the app in e-conomic); a token refused before is ignored.
+ * now (the customer fixed the app in e-conomic), or RESEND_RECHECK_MIN_MS after the last check, so a
+ * burst of webhooks with a revoked token costs one `/self` call, not one each; a token refused before is ignored.
  */
 export async function recordCandidate(db: Database, box: SecretBox, tenantId: number, token: string): Promise<CandidateOutcome> {
   const fingerprint = box.fingerprint(token);
@@ -52,9 +55,10 @@ export async function recordCandidate(db: Database, box: SecretBox, tenantId: nu
     .where(eq(tenantCredentials.tenantId, tenantId));
   if (current?.fingerprint && safeEqual(current.fingerprint, fingerprint)) {
     if (current.status !== 'broken') return 'unchanged';
+    const notBefore = sql`coalesce(${tenantCredentials.lastCheckAt}, now()) + ${RESEND_RECHECK_MIN_MS}::bigint * interval '1 millisecond'`;
     await db
       .update(tenantCredentials)
-      .set({ nextCheckAt: sql`now()` })
+      .set({ nextCheckAt: sql`least(coalesce(${tenantCredentials.nextCheckAt}, 'infinity'), greatest(now(), ${notBefore}))` })
       .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), eq(tenantCredentials.status, 'broken')));
     return 'recheck';
   }
@@ -156,7 +160,14 @@ export async function adoptVerifiedGrant(db: Database, box: SecretBox, tenantId:
 export async function markBroken(db: Database, tenantId: number, fingerprint: string, reason: string): Promise<void> {
   await db
     .update(tenantCredentials)
-    .set({ status: 'broken', statusReason: reason, nextCheckAt: sql`now() + ${`${BROKEN_RECHECK_BASE_MS} milliseconds`}::interval`, failedChecks: 0, updatedAt: new Date() })
+    .set({
+      status: 'broken',
+      statusReason: reason,
+      nextCheckAt: sql`now() + ${BROKEN_RECHECK_BASE_MS}::bigint * interval '1 millisecond'`,
+      lastCheckAt: sql`now()`,
+      failedChecks: 0,
+      updatedAt: new Date(),
+    })
     .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), sql`${tenantCredentials.status} <> 'broken'`));
 }
 
@@ -169,6 +180,7 @@ export async function claimRecheck(db: Database, tenantId: number): Promise<bool
     .update(tenantCredentials)
     .set({
       failedChecks: sql`${tenantCredentials.failedChecks} + 1`,
+      lastCheckAt: sql`now()`,
       nextCheckAt: sql`now() + least(${BROKEN_RECHECK_BASE_MS}::bigint * power(2, least(${tenantCredentials.failedChecks} + 1, 20))::bigint, ${BROKEN_RECHECK_MAX_MS}::bigint) * interval '1 millisecond'`,
     })
     .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.status, 'broken'), sql`${tenantCredentials.nextCheckAt} <= now()`))

@@ -79,6 +79,8 @@ export const tenantCredentials = pgTable('tenant_credentials', {
   /** While broken: when the next `/self` re-check is due (shared by every worker), and how many failed. */
   nextCheckAt: instant('next_check_at'),
   failedChecks: integer('failed_checks').notNull().default(0),
+  /** When e-conomic last refused or was last asked about the broken grant: a resend re-checks at most every so often. */
+  lastCheckAt: instant('last_check_at'),
 });
 
 /**
