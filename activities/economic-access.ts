@@ -134,6 +134,17 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
     if (rows.length > 0) log('info', "the tenant's grant verified again: re-syncing the entities refused meanwhile", { tenant: ref.tenant, entities: rows.length });
   }
 
+  /** The kind is readable again; when it is projects, documents committed without theirs sync again. */
+  async function kindReadableAgain(ref: TenantRef, kind: EntityKind): Promise<void> {
+    log('info', 'e-conomic lets our app read this entity kind again', { tenant: ref.tenant, kind });
+    if (kind !== 'project' || !deps.entities) return;
+    const documents = await createEntityStore(deps.db).documentsWithUnresolvedProject(ref.tenantId);
+    const receivedAt = new Date();
+    for (const doc of documents) {
+      await deps.entities.notify(entityChange({ tenantId: ref.tenantId, tenant: ref.tenant, ...doc }, { eventId: randomUUID(), source: 'kind-readable', receivedAt }));
+    }
+  }
+
   async function verifyCandidate(ref: TenantRef, candidate: GrantCandidate, signal?: AbortSignal): Promise<boolean> {
     const agreement = await selfAgreement(ref, candidate.token, signal);
     if (agreement === undefined) {
@@ -151,6 +162,11 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
   }
 
   return {
+    /** For reconciliation (./forbidden-kinds.ts): a listing of a kind that was forbidden succeeded. */
+    async kindReadable(ref: TenantRef, kind: EntityKind): Promise<void> {
+      if (await clearKindForbidden(deps.db, ref.tenantId, kind)) await kindReadableAgain(ref, kind);
+    },
+
     async open(ref: TenantRef, signal?: AbortSignal): Promise<EconomicSession> {
       let healed = false;
       for (const candidate of await pendingCandidates(deps.db, deps.secretBox, ref.tenantId)) {
@@ -194,7 +210,7 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
             const result = await work(client);
             if (kind !== undefined && forbidden.has(kind)) {
               forbidden.delete(kind);
-              if (await clearKindForbidden(deps.db, ref.tenantId, kind)) log('info', 'e-conomic lets our app read this entity kind again', { tenant: ref.tenant, kind });
+              if (await clearKindForbidden(deps.db, ref.tenantId, kind)) await kindReadableAgain(ref, kind);
             }
             return result;
           } catch (err) {

@@ -63,13 +63,15 @@ export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db' | 'ent
  * only the database errors' types (an outage retries, a refused statement does not).
  */
 export function createReconciliationActivities(deps: ActivityDeps) {
+  const access = accessOf(deps);
   return withDatabaseFailures(
     skippingForbiddenKinds(
       deps.db,
+      access,
       createReconcileActivities({
         store: createEntityStore(deps.db),
         reconcileStore: createReconcileStore(deps.db),
-        access: accessOf(deps),
+        access,
         entities: deps.entities,
       }),
     ),

@@ -11,7 +11,7 @@ import { runCommand } from '../src/cli/commands';
 import type { CommandContext } from '../src/cli/context';
 import { loadConfig } from '../src/config';
 import { openDatabase, queryRows, type DatabaseHandle } from '../src/db/client';
-import { economicCustomers, economicOrders, tenantCredentials, tenants } from '../src/db/schema';
+import { economicCustomers, economicOrders, tenantCredentials, tenantKindAccess, tenants } from '../src/db/schema';
 import type { ApiSource } from '../src/shared/entities';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileSummary } from '../src/shared/reconcile';
 import { createSecretBox } from '../src/secrets/secret-box';
@@ -371,5 +371,21 @@ describe('403 stays local', () => {
     }
     const failures = await queryRows<{ n: number }>(h.database.db, sql`select count(*)::int as n from sync_state where tenant_id = ${t.id} and last_outcome = 'failed'`);
     assert.equal(failures[0]?.n, 0);
+
+    // The agreement gets the module; once the kind's re-check is due (time passing is written, not slept),
+    // reconciliation lists projects again, and the documents committed without theirs get the reference.
+    h.fake.withModule(token, 'Project');
+    await h.database.db.update(tenantKindAccess).set({ nextCheckAt: sql`now()` }).where(eq(tenantKindAccess.tenantId, t.id));
+    assert.equal((await reconcile(t, 'full')).failed, 0);
+    await waitFor('the documents reference their project', async () => {
+      const [row] = await queryRows<{ n: number }>(
+        h.database.db,
+        sql`select (select count(*) from economic_orders where tenant_id = ${t.id} and project_number = ${project})
+                 + (select count(*) from economic_quotes where tenant_id = ${t.id} and project_number = ${project})
+                 + (select count(*) from economic_booked_invoices where tenant_id = ${t.id} and project_number = ${project}) as n`,
+      );
+      return Number(row?.n) === 3;
+    });
+    assert.match(await statusOf(t), /no-project-module\s+\d+\s+ok\s+project\s+1\s+0\s+\S+\s+0\s+ok/);
   });
 });

@@ -412,6 +412,26 @@ export function createEntityStore(db: Database) {
       );
     },
 
+    /**
+     * Live documents committed without their project reference because the project was unreadable (403):
+     * `project_number` null while e-conomic's data names a project. Synced again once projects are readable.
+     */
+    async documentsWithUnresolvedProject(tenantId: number): Promise<Array<{ kind: EntityKind; number: number }>> {
+      const out: Array<{ kind: EntityKind; number: number }> = [];
+      for (const kind of ENTITY_KINDS) {
+        const d = descriptor(kind);
+        if (!d.documentType) continue;
+        const rows = await queryRows<{ number: number }>(
+          db,
+          sql`select ${d.number} as number from ${d.table}
+               where ${d.table.tenantId} = ${tenantId} and ${d.table.deletedAt} is null
+                 and project_number is null and ${d.table.data} -> 'project' ->> 'projectNumber' is not null`,
+        );
+        out.push(...rows.map((r) => ({ kind, number: r.number })));
+      }
+      return out;
+    },
+
     /** The tenant's entities whose last sync failed with one of these failure types. */
     async failedSyncsOfTypes(tenantId: number, types: readonly string[]): Promise<Array<{ kind: string; number: number }>> {
       return queryRows<{ kind: string; number: number }>(
