@@ -20,7 +20,9 @@ import {
   loadGrant,
   markBroken,
   markKindForbidden,
-  pendingCandidates,
+  candidateBeingVerified,
+  claimCandidates,
+  releaseCandidate,
   type GrantCandidate,
 } from '../src/access/grants';
 import type { Database } from '../src/db/client';
@@ -146,7 +148,13 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
   }
 
   async function verifyCandidate(ref: TenantRef, candidate: GrantCandidate, signal?: AbortSignal): Promise<boolean> {
-    const agreement = await selfAgreement(ref, candidate.token, signal);
+    let agreement: number | undefined;
+    try {
+      agreement = await selfAgreement(ref, candidate.token, signal);
+    } catch (err) {
+      await releaseCandidate(deps.db, ref.tenantId, candidate.fingerprint);
+      throw err;
+    }
     if (agreement === undefined) {
       await dropCandidate(deps.db, ref.tenantId, candidate.fingerprint);
       log('warn', 'e-conomic refused a grant token a webhook brought (GET /self); it was dropped, the grant in use is unchanged', { tenant: ref.tenant });
@@ -169,7 +177,7 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
 
     async open(ref: TenantRef, signal?: AbortSignal): Promise<EconomicSession> {
       let healed = false;
-      for (const candidate of await pendingCandidates(deps.db, deps.secretBox, ref.tenantId)) {
+      for (const candidate of await claimCandidates(deps.db, deps.secretBox, ref.tenantId)) {
         if (await verifyCandidate(ref, candidate, signal)) healed = true;
       }
       let grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
@@ -182,6 +190,10 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
         }
       }
       if (healed) await resyncRefused(ref);
+      if ((!grant?.token || grant.status === 'broken') && (await candidateBeingVerified(deps.db, ref.tenantId))) {
+        // Another sync is verifying a new token right now: retry shortly rather than fail on the old state.
+        throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is being verified; this sync retries`, FAILURE_TYPES.transient);
+      }
       if (!grant?.token || !grant.fingerprint) {
         throw ApplicationFailure.nonRetryable(
           `tenant ${ref.tenant} has no verified e-conomic grant yet: it arrives with a webhook (eConomicAPIKey) and is verified before use`,

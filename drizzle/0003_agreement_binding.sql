@@ -4,6 +4,7 @@ CREATE TABLE "grant_candidates" (
 	"ciphertext" text,
 	"received_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"refused_agreement_number" integer,
+	"verifying_until" timestamp with time zone,
 	CONSTRAINT "grant_candidates_tenant_id_fingerprint_pk" PRIMARY KEY("tenant_id","fingerprint")
 );
 --> statement-breakpoint

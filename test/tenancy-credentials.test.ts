@@ -298,6 +298,11 @@ describe('the agreement binding', () => {
     assert.ok(grant?.agreementNumber === p.agreementNumber || grant?.agreementNumber === q.agreementNumber);
     const [winner, loserToken, winnerName] = grant.agreementNumber === p.agreementNumber ? [p, tokenQ, 'Aftale P'] : [q, tokenP, 'Aftale Q'];
     assert.equal(dataCalls(loserToken), 0, 'the losing agreement got no data call');
+    // Each token was verified once for the whole burst: one activity claims a candidate, the others wait for it.
+    assert.equal(h.fake.calls(tokenP).byEndpoint['/self'], 1, 'one GET /self for P');
+    assert.equal(h.fake.calls(tokenQ).byEndpoint['/self'], 1, 'one GET /self for Q');
+    const [failed] = await queryRows<{ n: number }>(h.database.db, sql`select count(*)::int as n from sync_state where tenant_id = ${t.id} and last_outcome = 'failed'`);
+    assert.equal(failed?.n, 0, 'no sync of the burst failed');
     const customers = await h.database.db.select({ name: economicCustomers.name }).from(economicCustomers).where(eq(economicCustomers.tenantId, t.id));
     assert.deepEqual([...new Set(customers.map((c) => c.name))], [winnerName], 'every row comes from the bound agreement');
     assert.match(await statusOf(t), new RegExp(`race\\s+${winner.agreementNumber}\\s+ok, refused grant of agreement \\d+`));

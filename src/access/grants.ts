@@ -97,6 +97,49 @@ export async function pendingCandidates(db: Database, box: SecretBox, tenantId: 
   return rows.map((r) => ({ fingerprint: r.fingerprint, token: box.decrypt(r.ciphertext as string) }));
 }
 
+/** How long a claimed candidate is left to the activity verifying it. */
+export const CANDIDATE_CLAIM_MS = 30_000;
+
+/**
+ * Claims the candidates no other activity is verifying (a conditional write: of concurrent syncs, one
+ * verifies each token; the others go on with the grant in use, or fail `CredentialsMissing` and are synced
+ * again once the token verified). Oldest first.
+ */
+export async function claimCandidates(db: Database, box: SecretBox, tenantId: number): Promise<GrantCandidate[]> {
+  const rows = await db
+    .update(grantCandidates)
+    .set({ verifyingUntil: sql`now() + ${CANDIDATE_CLAIM_MS}::bigint * interval '1 millisecond'` })
+    .where(
+      and(
+        eq(grantCandidates.tenantId, tenantId),
+        sql`${grantCandidates.ciphertext} is not null`,
+        sql`(${grantCandidates.verifyingUntil} is null or ${grantCandidates.verifyingUntil} < now())`,
+      ),
+    )
+    .returning({ fingerprint: grantCandidates.fingerprint, ciphertext: grantCandidates.ciphertext, receivedAt: grantCandidates.receivedAt });
+  return rows
+    .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())
+    .map((r) => ({ fingerprint: r.fingerprint, token: box.decrypt(r.ciphertext as string) }));
+}
+
+/** Whether another activity is verifying a candidate of the tenant right now. */
+export async function candidateBeingVerified(db: Database, tenantId: number): Promise<boolean> {
+  const rows = await db
+    .select({ fingerprint: grantCandidates.fingerprint })
+    .from(grantCandidates)
+    .where(and(eq(grantCandidates.tenantId, tenantId), sql`${grantCandidates.ciphertext} is not null`, sql`${grantCandidates.verifyingUntil} >= now()`))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** The verification could not finish (e-conomic unreachable): the next sync may claim the candidate at once. */
+export async function releaseCandidate(db: Database, tenantId: number, fingerprint: string): Promise<void> {
+  await db
+    .update(grantCandidates)
+    .set({ verifyingUntil: null })
+    .where(and(eq(grantCandidates.tenantId, tenantId), eq(grantCandidates.fingerprint, fingerprint)));
+}
+
 /** A candidate e-conomic refused outright (401): nothing to adopt, nothing to keep. */
 export async function dropCandidate(db: Database, tenantId: number, fingerprint: string): Promise<void> {
   await db.delete(grantCandidates).where(and(eq(grantCandidates.tenantId, tenantId), eq(grantCandidates.fingerprint, fingerprint)));

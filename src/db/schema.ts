@@ -99,6 +99,8 @@ export const grantCandidates = pgTable(
     ciphertext: text('ciphertext'),
     receivedAt: instant('received_at').notNull().defaultNow(),
     refusedAgreementNumber: integer('refused_agreement_number'),
+    /** An activity is verifying this token until then: a burst of syncs costs one `GET /self`, not one each. */
+    verifyingUntil: instant('verifying_until'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.fingerprint] })],
 );
