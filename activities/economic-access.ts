@@ -181,7 +181,7 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
         if (await verifyCandidate(ref, candidate, signal)) healed = true;
       }
       let grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
-      if (grant?.token && grant.status === 'broken' && grant.nextCheckAt && grant.nextCheckAt.getTime() <= Date.now() && (await claimRecheck(deps.db, ref.tenantId))) {
+      if (grant?.token && grant.status === 'broken' && (grant.nextCheckAt === null || grant.nextCheckAt.getTime() <= Date.now()) && (await claimRecheck(deps.db, ref.tenantId))) {
         const agreement = await selfAgreement(ref, grant.token, signal);
         if (agreement !== undefined) {
           const outcome = await adoptVerifiedGrant(deps.db, deps.secretBox, ref.tenantId, grant.token, agreement);

@@ -265,6 +265,23 @@ describe('the agreement binding', () => {
     assert.match(await statusOf(t), /restored\s+\d+\s+ok\s/);
   });
 
+  test('a grant marked broken before re-checks existed (no next_check_at, e.g. by a 403) is re-checked at the next sync and heals', async () => {
+    const token = newToken();
+    const agreement = h.fake.addAgreement({ grantToken: token, withoutModules: ['Project'] });
+    const { orders } = seedOrders(agreement, 'Gammel ApS', 2);
+    const t = await tenantWithKey('legacy-broken');
+    assert.equal((await (await webhook(api1, t, 'eConomicOrder', token, orders[0]!)).result()).lastOutcome, 'synced');
+    // The row as the previous version left it after a 403 on projects.
+    await h.database.db
+      .update(tenantCredentials)
+      .set({ status: 'broken', statusReason: 'HTTP 403 on /Projects', nextCheckAt: null, lastCheckAt: null })
+      .where(eq(tenantCredentials.tenantId, t.id));
+    const selfCalls = h.fake.calls(token).byEndpoint['/self'] ?? 0;
+    assert.equal((await (await webhook(api2, t, 'eConomicOrder', token, orders[1]!)).result()).lastOutcome, 'synced');
+    assert.equal(h.fake.calls(token).byEndpoint['/self'], selfCalls + 1, 'one re-check');
+    assert.equal((await loadGrant(h.database.db, h.secretBox, t.id))?.status, 'ok');
+  });
+
   test('the binding decision is correct with two API processes and two workers racing with grants of two agreements', async () => {
     const tokenP = newToken();
     const tokenQ = newToken();

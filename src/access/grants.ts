@@ -58,8 +58,9 @@ export async function recordCandidate(db: Database, box: SecretBox, tenantId: nu
     const notBefore = sql`coalesce(${tenantCredentials.lastCheckAt}, now()) + ${RESEND_RECHECK_MIN_MS}::bigint * interval '1 millisecond'`;
     await db
       .update(tenantCredentials)
-      .set({ nextCheckAt: sql`least(coalesce(${tenantCredentials.nextCheckAt}, 'infinity'), greatest(now(), ${notBefore}))` })
-      .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), eq(tenantCredentials.status, 'broken')));
+      .set({ nextCheckAt: sql`least(${tenantCredentials.nextCheckAt}, greatest(now(), ${notBefore}))` })
+      // A null next_check_at is due already (see claimRecheck).
+      .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), eq(tenantCredentials.status, 'broken'), sql`${tenantCredentials.nextCheckAt} is not null`));
     return 'recheck';
   }
   if (!current) await db.insert(tenantCredentials).values({ tenantId }).onConflictDoNothing();
@@ -226,7 +227,8 @@ export async function claimRecheck(db: Database, tenantId: number): Promise<bool
       lastCheckAt: sql`now()`,
       nextCheckAt: sql`now() + least(${BROKEN_RECHECK_BASE_MS}::bigint * power(2, least(${tenantCredentials.failedChecks} + 1, 20))::bigint, ${BROKEN_RECHECK_MAX_MS}::bigint) * interval '1 millisecond'`,
     })
-    .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.status, 'broken'), sql`${tenantCredentials.nextCheckAt} <= now()`))
+    // A null next_check_at: a grant marked broken before re-checks existed (then even by a 403): due at once.
+    .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.status, 'broken'), sql`(${tenantCredentials.nextCheckAt} is null or ${tenantCredentials.nextCheckAt} <= now())`))
     .returning({ tenantId: tenantCredentials.tenantId });
   return claimed.length === 1;
 }
