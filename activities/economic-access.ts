@@ -1,12 +1,37 @@
-// Gives activities an e-conomic client for a tenant: decrypts the tenant's grant for this call only,
-// refuses at once (no e-conomic call, so no retry storm) when the grant is known to be broken, and marks
-// the grant broken when e-conomic refuses it.
+// Gives activities an e-conomic client for a tenant (docs/webhook.md, "The grant and the agreement"):
+//   - before anything else, grant tokens webhooks brought are verified with `GET /self` and handed to the
+//     binding decision in Postgres (src/access/grants.ts): a token of another agreement is refused and
+//     never used for a data call;
+//   - a broken grant whose periodic re-check is due is re-checked with `GET /self` (one worker claims it);
+//   - a grant that is broken refuses at once (no e-conomic call, so no retry storm);
+//   - a 401 marks the grant broken; a 403 marks only the entity kind it came from as forbidden;
+//   - when a grant verifies after the tenant was broken or had none, the entities whose syncs were refused
+//     meanwhile are handed to their workflows again (nothing is lost).
+// The token is decrypted for this activity only; it never leaves it.
+import { randomUUID } from 'node:crypto';
+import { log as activityLog } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { loadGrant, markGrant } from '../src/access/grants';
+import {
+  adoptVerifiedGrant,
+  claimRecheck,
+  clearKindForbidden,
+  dropCandidate,
+  kindAccess,
+  loadGrant,
+  markBroken,
+  markKindForbidden,
+  candidateBeingVerified,
+  claimCandidates,
+  releaseCandidate,
+  type GrantCandidate,
+} from '../src/access/grants';
 import type { Database } from '../src/db/client';
-import { createEconomicClient, type CallCounter, type EconomicClient } from '../src/economic';
+import { createEconomicClient, isEconomicError, type CallCounter, type EconomicClient } from '../src/economic';
+import { isEntityKind, type EntityKind } from '../src/shared/entities';
+import { entityChange, type EntityChange } from '../src/shared/sync-signals';
 import type { SecretBox } from '../src/secrets/secret-box';
-import { FAILURE_TYPES, isCredentialRefusal, toActivityFailure } from './economic-failure';
+import { createEntityStore } from '../src/store/entity-store';
+import { FAILURE_TYPES, toActivityFailure } from './economic-failure';
 
 export interface EconomicSettings {
   restUrl: string;
@@ -16,11 +41,19 @@ export interface EconomicSettings {
   timeoutMs?: number;
 }
 
+/** How a healed tenant's refused entities reach their workflows again (the reconciliation's port). */
+export interface EntityNotifier {
+  notify(change: EntityChange): Promise<void>;
+}
+
 export interface EconomicAccessDeps {
   db: Database;
   secretBox: SecretBox;
   economic: EconomicSettings;
   callCounter: CallCounter;
+  entities?: EntityNotifier;
+  /** Where binding decisions are logged (never a token); the activity context's logger by default. */
+  log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
 }
 
 export interface TenantRef {
@@ -33,55 +66,185 @@ export interface EconomicSession {
   agreementNumber: number | null;
   status: 'unverified' | 'ok' | 'broken';
   validatedAt: Date | null;
-  /** Runs a sequence of e-conomic calls, translating failures and marking refused grants broken. */
-  run<T>(work: (client: EconomicClient) => Promise<T>): Promise<T>;
+  /**
+   * Runs a sequence of e-conomic calls, translating failures: a 401 marks the grant broken, a 403 marks the
+   * entity kind it came from forbidden. With `kind`, a success clears that kind's 403 (it is readable again).
+   */
+  run<T>(work: (client: EconomicClient) => Promise<T>, kind?: EntityKind): Promise<T>;
   markOk(agreementNumber: number): Promise<void>;
+  /** Whether e-conomic answered 403 for this kind and its re-check is not due yet: skip it, call nothing. */
+  isForbidden(kind: EntityKind): boolean;
+}
+
+/** Failure types of syncs that were refused for want of a usable grant: re-synced when a grant verifies. */
+const CREDENTIAL_FAILURES = [FAILURE_TYPES.credentialsBroken, FAILURE_TYPES.credentialsRejected, FAILURE_TYPES.credentialsMissing];
+
+/** The entity kind an e-conomic resource (`EconomicError.resource`) belongs to; undefined for `/self`. */
+export function kindOfResource(resource: string): EntityKind | undefined {
+  const [head, sub] = resource.split('/');
+  if (head === 'customers') return 'customer';
+  if (head === 'projects' || head?.startsWith('projects')) return 'project';
+  if (head === 'orders') return 'order';
+  if (head === 'quotes') return 'quote';
+  if (head === 'invoices') return sub === 'drafts' ? 'draft-invoice' : 'booked-invoice';
+  return undefined;
+}
+
+function defaultLog(level: 'info' | 'warn', message: string, fields: Record<string, unknown>): void {
+  try {
+    activityLog[level](message, fields);
+  } catch {
+    // Outside an activity (a test calling open() directly) there is no context logger.
+  }
 }
 
 export function createEconomicAccess(deps: EconomicAccessDeps) {
+  const log = deps.log ?? defaultLog;
+  const clientFor = (ref: TenantRef, token: string, signal?: AbortSignal) =>
+    createEconomicClient({
+      restUrl: deps.economic.restUrl,
+      projectsUrl: deps.economic.projectsUrl,
+      appSecretToken: deps.economic.appSecretToken,
+      grantToken: token,
+      timeoutMs: deps.economic.timeoutMs,
+      counter: deps.callCounter,
+      agreementKey: ref.tenant,
+      signal,
+    });
+
+  /** `GET /self` with a token: its agreement, or undefined when e-conomic refuses the token (401). */
+  async function selfAgreement(ref: TenantRef, token: string, signal?: AbortSignal): Promise<number | undefined> {
+    try {
+      return (await clientFor(ref, token, signal).getSelf()).agreementNumber;
+    } catch (err) {
+      if (isEconomicError(err) && (err.kind === 'unauthorized' || err.kind === 'forbidden')) return undefined;
+      throw toActivityFailure(err);
+    }
+  }
+
+  /** Hands every entity whose sync was refused for want of a usable grant to its workflow again. */
+  async function resyncRefused(ref: TenantRef): Promise<void> {
+    const entities = deps.entities;
+    if (!entities) return;
+    const rows = await createEntityStore(deps.db).failedSyncsOfTypes(ref.tenantId, CREDENTIAL_FAILURES);
+    const receivedAt = new Date();
+    for (const row of rows) {
+      if (!isEntityKind(row.kind)) continue;
+      const change = entityChange({ tenantId: ref.tenantId, tenant: ref.tenant, kind: row.kind, number: row.number }, { eventId: randomUUID(), source: 'grant-healed', receivedAt });
+      await entities.notify(change);
+    }
+    if (rows.length > 0) log('info', "the tenant's grant verified again: re-syncing the entities refused meanwhile", { tenant: ref.tenant, entities: rows.length });
+  }
+
+  /** The kind is readable again; when it is projects, documents committed without theirs sync again. */
+  async function kindReadableAgain(ref: TenantRef, kind: EntityKind): Promise<void> {
+    log('info', 'e-conomic lets our app read this entity kind again', { tenant: ref.tenant, kind });
+    if (kind !== 'project' || !deps.entities) return;
+    const documents = await createEntityStore(deps.db).documentsWithUnresolvedProject(ref.tenantId);
+    const receivedAt = new Date();
+    for (const doc of documents) {
+      await deps.entities.notify(entityChange({ tenantId: ref.tenantId, tenant: ref.tenant, ...doc }, { eventId: randomUUID(), source: 'kind-readable', receivedAt }));
+    }
+  }
+
+  async function verifyCandidate(ref: TenantRef, candidate: GrantCandidate, signal?: AbortSignal): Promise<boolean> {
+    let agreement: number | undefined;
+    try {
+      agreement = await selfAgreement(ref, candidate.token, signal);
+    } catch (err) {
+      await releaseCandidate(deps.db, ref.tenantId, candidate.fingerprint);
+      throw err;
+    }
+    if (agreement === undefined) {
+      await dropCandidate(deps.db, ref.tenantId, candidate.fingerprint);
+      log('warn', 'e-conomic refused a grant token a webhook brought (GET /self); it was dropped, the grant in use is unchanged', { tenant: ref.tenant });
+      return false;
+    }
+    const outcome = await adoptVerifiedGrant(deps.db, deps.secretBox, ref.tenantId, candidate.token, agreement);
+    if (outcome.result === 'refused') {
+      log('warn', 'refused a grant token of another e-conomic agreement: the tenant stays bound to its own', { tenant: ref.tenant, boundAgreement: outcome.boundAgreement, refusedAgreement: agreement });
+      return false;
+    }
+    log('info', outcome.result === 'bound' ? 'bound the tenant to its e-conomic agreement' : 'a new grant token of the bound agreement is now in use', { tenant: ref.tenant, agreement });
+    return outcome.healed;
+  }
+
   return {
+    /** For reconciliation (./forbidden-kinds.ts): a listing of a kind that was forbidden succeeded. */
+    async kindReadable(ref: TenantRef, kind: EntityKind): Promise<void> {
+      if (await clearKindForbidden(deps.db, ref.tenantId, kind)) await kindReadableAgain(ref, kind);
+    },
+
     async open(ref: TenantRef, signal?: AbortSignal): Promise<EconomicSession> {
-      const grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
-      if (!grant) {
+      let healed = false;
+      for (const candidate of await claimCandidates(deps.db, deps.secretBox, ref.tenantId)) {
+        if (await verifyCandidate(ref, candidate, signal)) healed = true;
+      }
+      let grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
+      if (grant?.token && grant.status === 'broken' && (grant.nextCheckAt === null || grant.nextCheckAt.getTime() <= Date.now()) && (await claimRecheck(deps.db, ref.tenantId))) {
+        const agreement = await selfAgreement(ref, grant.token, signal);
+        if (agreement !== undefined) {
+          const outcome = await adoptVerifiedGrant(deps.db, deps.secretBox, ref.tenantId, grant.token, agreement);
+          if (outcome.result !== 'refused' && outcome.healed) healed = true;
+          grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
+        }
+      }
+      if (healed) await resyncRefused(ref);
+      if ((!grant?.token || grant.status === 'broken') && (await candidateBeingVerified(deps.db, ref.tenantId))) {
+        // Another sync is verifying a new token right now: retry shortly rather than fail on the old state.
+        throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is being verified; this sync retries`, FAILURE_TYPES.transient);
+      }
+      if (!grant?.token || !grant.fingerprint) {
         throw ApplicationFailure.nonRetryable(
-          `tenant ${ref.tenant} has no e-conomic grant yet: it arrives with the first webhook (eConomicAPIKey)`,
+          `tenant ${ref.tenant} has no verified e-conomic grant yet: it arrives with a webhook (eConomicAPIKey) and is verified before use`,
           FAILURE_TYPES.credentialsMissing,
         );
       }
       if (grant.status === 'broken') {
         throw ApplicationFailure.nonRetryable(
-          `tenant ${ref.tenant}'s e-conomic grant is marked broken (${grant.statusReason ?? 'refused by e-conomic'}); a webhook with a new eConomicAPIKey heals it`,
+          `tenant ${ref.tenant}'s e-conomic grant is marked broken (${grant.statusReason ?? 'refused by e-conomic'}); a grant that verifies heals it (a new eConomicAPIKey, the same one sent again, or the periodic re-check)`,
           FAILURE_TYPES.credentialsBroken,
         );
       }
-      const client = createEconomicClient({
-        restUrl: deps.economic.restUrl,
-        projectsUrl: deps.economic.projectsUrl,
-        appSecretToken: deps.economic.appSecretToken,
-        grantToken: grant.token,
-        timeoutMs: deps.economic.timeoutMs,
-        counter: deps.callCounter,
-        agreementKey: ref.tenant,
-        signal,
-      });
+      const token = grant.token;
+      const fingerprint = grant.fingerprint;
+      // kind → whether its re-check is due (then the next call tries it); absent: readable.
+      const forbidden = new Map([...(await kindAccess(deps.db, ref.tenantId))].map(([kind, a]) => [kind, a.due]));
+      const client = clientFor(ref, token, signal);
       return {
         client,
         agreementNumber: grant.agreementNumber,
         status: grant.status,
         validatedAt: grant.validatedAt,
-        async run(work) {
+        isForbidden: (kind) => forbidden.get(kind) === false,
+        async run(work, kind) {
           try {
-            return await work(client);
-          } catch (err) {
-            if (isCredentialRefusal(err)) {
-              const failure = toActivityFailure(err);
-              await markGrant(deps.db, deps.secretBox, ref.tenantId, grant.token, { status: 'broken', reason: failure.message });
-              throw failure;
+            const result = await work(client);
+            if (kind !== undefined && forbidden.has(kind)) {
+              forbidden.delete(kind);
+              if (await clearKindForbidden(deps.db, ref.tenantId, kind)) await kindReadableAgain(ref, kind);
             }
-            throw toActivityFailure(err);
+            return result;
+          } catch (err) {
+            const failure = toActivityFailure(err);
+            if (isEconomicError(err) && err.kind === 'unauthorized') {
+              await markBroken(deps.db, ref.tenantId, fingerprint, failure.message);
+            } else if (isEconomicError(err) && err.kind === 'forbidden') {
+              const forbiddenKind = kindOfResource(err.resource) ?? kind;
+              if (forbiddenKind !== undefined) {
+                await markKindForbidden(deps.db, ref.tenantId, forbiddenKind, failure.message);
+                forbidden.set(forbiddenKind, false);
+              }
+            }
+            throw failure;
           }
         },
-        markOk: (agreementNumber) => markGrant(deps.db, deps.secretBox, ref.tenantId, grant.token, { status: 'ok', agreementNumber }),
+        markOk: async (agreementNumber) => {
+          const outcome = await adoptVerifiedGrant(deps.db, deps.secretBox, ref.tenantId, token, agreementNumber);
+          if (outcome.result === 'refused') {
+            throw ApplicationFailure.nonRetryable(`tenant ${ref.tenant}'s grant now answers for another e-conomic agreement; it is not used`, FAILURE_TYPES.credentialsBroken);
+          }
+        },
       };
     },
   };

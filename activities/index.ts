@@ -1,11 +1,12 @@
-// The activities of the sync worker in three groups, each built by its own factory from injected
+// The activities of the sync worker in four groups, each built by its own factory from injected
 // dependencies (no globals), so tests and the worker wire them the same way. A workflow proxies each group
 // with that group's retry policy (workflows/activity-options.ts), so calling an activity under the wrong
 // policy does not compile:
 //   - sync: `syncEntity`, which talks to e-conomic (bounded attempts, Retry-After, non-retryable types);
 //   - bookkeeping: database-only records (retried until Postgres answers, and only then:
 //     ./database-failure.ts fails any other error at once);
-//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor;
+//   - reconciliation: `reconcileScope`, long listings that heartbeat their own resume cursor (a kind
+//     e-conomic answers 403 for is skipped: ./forbidden-kinds.ts);
 //   - delivery: `deliverChanges`, the change feed's outbound webhooks (retried with backoff up to the
 //     delivery workflow's attempt limit), and its `deadLetterChange` bookkeeping.
 import type { Database } from '../src/db/client';
@@ -16,6 +17,7 @@ import { createSubscriberStore } from '../src/store/change-subscribers';
 import { createReconcileStore } from '../src/store/reconcile-store';
 import { retryingOnlyDatabaseOutages, withDatabaseFailures } from './database-failure';
 import { createEconomicAccess, type EconomicSettings } from './economic-access';
+import { skippingForbiddenKinds } from './forbidden-kinds';
 import { withHeartbeats } from './heartbeat';
 import { createDeadLetterActivity, createDeliveryActivities } from './deliver-changes';
 import { createReconcileActivities, createReconcileBookkeeping, type EntityWorkflows } from './reconcile';
@@ -67,13 +69,18 @@ export function createBookkeepingActivities(deps: Pick<ActivityDeps, 'db' | 'ent
  * only the database errors' types (an outage retries, a refused statement does not).
  */
 export function createReconciliationActivities(deps: ActivityDeps) {
+  const access = accessOf(deps);
   return withDatabaseFailures(
-    createReconcileActivities({
-      store: createEntityStore(deps.db),
-      reconcileStore: createReconcileStore(deps.db),
-      access: accessOf(deps),
-      entities: deps.entities,
-    }),
+    skippingForbiddenKinds(
+      deps.db,
+      access,
+      createReconcileActivities({
+        store: createEntityStore(deps.db),
+        reconcileStore: createReconcileStore(deps.db),
+        access,
+        entities: deps.entities,
+      }),
+    ),
   );
 }
 

@@ -3,6 +3,13 @@
 // back in commit order (a project's own customer before the project, customers and projects before the
 // document), to be committed in the document's own transaction. When a commit found a reference gone
 // after all (renumbered meanwhile), the sync resolves again with `refresh`: every dependency is fetched.
+//
+// A dependency whose kind e-conomic answers 403 for (a project of an agreement without the Project module,
+// docs/webhook.md) cannot be fetched: when it is stored (read before the 403) the reference stands; when it
+// is not, it is returned as `unreadable` and the document is committed without that reference column (the
+// number stays in the document's `data`), since the foreign key admits no row we cannot have.
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../src/shared/failure-types';
 import type { EntityStore } from '../src/store/entity-store';
 import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
 import type { EconomicSession } from './economic-access';
@@ -20,6 +27,8 @@ export interface ResolvedDependencies {
   records: EntityRecord[];
   /** References e-conomic itself cannot resolve (no such customer or project, and none stored). */
   missing: DependencyRef[];
+  /** References of a kind e-conomic forbids us (403) that are not stored: committed without the reference. */
+  unreadable: DependencyRef[];
 }
 
 export async function resolveDependencies(
@@ -29,7 +38,7 @@ export async function resolveDependencies(
   record: EntityRecord,
   options: { refresh?: boolean } = {},
 ): Promise<ResolvedDependencies> {
-  const result: ResolvedDependencies = { records: [], missing: [] };
+  const result: ResolvedDependencies = { records: [], missing: [], unreadable: [] };
   const referencedAt = record.lastUpdated ? new Date(record.lastUpdated).getTime() : 0;
   // A document's customer is often its project's customer too: look at each dependency once.
   const visited = new Set<string>();
@@ -41,8 +50,19 @@ export async function resolveDependencies(
     const stored = await store.find(tenantId, dep.kind, dep.number);
     const syncedAt = stored?.syncedAt.getTime() ?? 0;
     if (stored && !options.refresh && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
+    if (session.isForbidden(dep.kind)) {
+      if (!stored) result.unreadable.push(dep);
+      return;
+    }
     const fetchedAt = new Date().toISOString();
-    const fetched = await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt));
+    let fetched;
+    try {
+      fetched = await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt), dep.kind);
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure && err.type === FAILURE_TYPES.forbidden)) throw err;
+      if (!stored) result.unreadable.push(dep);
+      return;
+    }
     if (!fetched) {
       // A stored (now deleted) row still satisfies the reference; only a never-seen one is missing.
       if (!stored) result.missing.push(dep);

@@ -8,6 +8,9 @@
 // A reference can change between the fetch and the commit (a project renumbered meanwhile: the commit
 // violates a foreign key). Retrying the same record cannot heal that, so the sync fetches the entity and
 // all its dependencies again, a bounded number of rounds, and then fails for good with a readable type.
+//
+// A kind e-conomic answers 403 for (docs/webhook.md) is skipped without a call (outcome `skipped`); a
+// reference to an unreadable project is committed without the reference column, its number kept in `data`.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DocumentState } from '../src/economic';
@@ -49,6 +52,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
       const context = Context.current();
       const sync = { workflowId: entityWorkflowId(input.tenant, input.kind, input.number) };
       const session = await deps.access.open(input, context.cancellationSignal);
+      if (session.isForbidden(input.kind)) return { outcome: 'skipped', dependencies: 0, draftsDeleted: [] };
       await ensureGrantValidated(session);
       // A renumbering that a failed sync left unapplied (sync_state) is applied by the next sync.
       const oldNumber = input.oldNumber ?? (await store.pendingRenumbering(input.tenantId, input.kind, input.number));
@@ -56,7 +60,14 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
         const lastRound = round >= MAX_RESOLVE_ROUNDS;
         // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
         const fetchedAt = new Date().toISOString();
-        const fetched = await session.run((client) => fetchEntity(client, store, { ...input, oldNumber }, fetchedAt));
+        let fetched;
+        try {
+          fetched = await session.run((client) => fetchEntity(client, store, { ...input, oldNumber }, fetchedAt), input.kind);
+        } catch (err) {
+          // The first 403 of this kind: recorded by the session; the kind is skipped from now on.
+          if (session.isForbidden(input.kind)) return { outcome: 'skipped', dependencies: 0, draftsDeleted: [] };
+          throw err;
+        }
         if (!fetched.record) {
           const outcome = await store.markDeleted(input.tenantId, input.kind, input.number, fetchedAt, { sync });
           return { outcome, dependencies: 0, draftsDeleted: [] };
@@ -69,6 +80,10 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
           if (!lastRound) continue;
           const names = resolved.missing.map((d) => `${d.kind} ${d.number}`).join(', ');
           throw ApplicationFailure.nonRetryable(`${input.kind} ${input.number} references ${names}, which e-conomic does not have`, FAILURE_TYPES.dependencyMissing);
+        }
+        for (const dep of resolved.unreadable) {
+          if (dep.kind === 'project') record.projectNumber = null;
+          else record.customerNumber = null;
         }
         let outcomes;
         try {

@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { createApiKey } from '../src/access/api-keys';
-import { storeGrant } from '../src/access/grants';
+import { recordCandidate } from '../src/access/grants';
 import { reconcile } from '../src/cli/reconcile';
 import { loadConfig } from '../src/config';
 import { queryRows } from '../src/db/client';
@@ -366,7 +366,7 @@ async function reconciliation(ctx: Ctx): Promise<void> {
     return;
   }
   const t = await tenantWithAgreement(ctx, 'bench-reconcile');
-  await storeGrant(ctx.database.db, createSecretBox(Buffer.from(ctx.secretsKeyHex, 'hex')), t.tenantId, t.grant);
+  await recordCandidate(ctx.database.db, createSecretBox(Buffer.from(ctx.secretsKeyHex, 'hex')), t.tenantId, t.grant);
   const refs = seedDocuments(t.agreement, docs);
   const worker = await startServerChild('service', serviceEnv(ctx, 'worker', 'bench-reconcile'));
   const config = loadConfig({ ...process.env, ...serviceEnv(ctx, 'worker', 'bench-reconcile') });

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { revokeApiKey } from '../src/access/api-keys';
-import { loadGrant } from '../src/access/grants';
+import { loadGrant, pendingCandidates } from '../src/access/grants';
 import { queryRows } from '../src/db/client';
 import { syncEvents } from '../src/db/schema';
 import { createSecretBox } from '../src/secrets/secret-box';
@@ -143,18 +143,20 @@ describe('accepted events reach their entity workflow', () => {
     assert.equal(charset.workflowId, 'economic/tenant-a/order/205');
   });
 
-  test('the grant token is stored encrypted, and replaced when a new one arrives', async () => {
+  test('the grant token is stored encrypted as a candidate: a webhook never replaces the grant in use', async () => {
     const box = createSecretBox(webhook.secretsKey);
     const [tenant] = await queryRows<{ id: number }>(database.db, sql`select id from tenants where name = 'tenant-a'`);
     assert.ok(tenant);
-    assert.equal((await loadGrant(database.db, box, tenant.id))?.token, GRANT_A);
-    const raw = JSON.stringify(await database.db.execute(sql`select * from tenant_credentials`));
+    const candidates = async () => (await pendingCandidates(database.db, box, tenant.id)).map((c) => c.token).sort();
+    assert.deepEqual(await candidates(), [GRANT_A]);
+    assert.equal((await loadGrant(database.db, box, tenant.id))?.token, undefined, 'nothing in use before GET /self verified it');
+    const raw = JSON.stringify(await database.db.execute(sql`select * from grant_candidates`));
     assert.ok(!raw.includes(GRANT_A), 'grant stored in clear');
     const newGrant = `${GRANT_A}-rotated`;
     accepted(await post({ body: { eConomicAPIKey: newGrant, number: 206 } }));
-    assert.equal((await loadGrant(database.db, box, tenant.id))?.token, newGrant);
+    assert.deepEqual(await candidates(), [GRANT_A, newGrant].sort(), 'a second token waits beside the first, it pushes nothing out');
     accepted(await post({ body: { eConomicAPIKey: GRANT_A, number: 207 } }));
-    assert.equal((await loadGrant(database.db, box, tenant.id))?.token, GRANT_A);
+    assert.deepEqual(await candidates(), [GRANT_A, newGrant].sort(), 'the same token is stored once');
   });
 });
 

@@ -1,84 +1,295 @@
-// The tenant's e-conomic agreement grant token: stored encrypted, replaced when the customer sends a new
-// one, and marked broken when e-conomic refuses it. Workflows only ever see the tenant's id; activities
-// call loadGrant to get the token for the duration of one API call sequence.
-import { eq, sql } from 'drizzle-orm';
+// The tenant's e-conomic agreement grant and the agreement binding (docs/webhook.md, "The grant and the
+// agreement"). A webhook only ever stores a *candidate* token; an activity verifies it with `GET /self` and
+// then calls adoptVerifiedGrant, whose conditional write in Postgres decides, for every API and worker
+// process at once: an unbound tenant binds to the token's agreement, a token of the bound agreement becomes
+// the grant in use, a token of another agreement is refused (kept only as a fingerprint). A 401 marks the
+// grant broken until a grant verifies again; a periodic `/self` re-check (next_check_at, shared by every
+// worker) heals a grant the customer restored. A 403 is recorded per entity kind (tenant_kind_access) and
+// never touches the credentials. Workflows only ever see the tenant's id; tokens stay in activities.
+import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { tenantCredentials } from '../db/schema';
+import { grantCandidates, tenantCredentials, tenantKindAccess } from '../db/schema';
 import { safeEqual, type SecretBox } from '../secrets/secret-box';
 
 export type CredentialStatus = 'unverified' | 'ok' | 'broken';
 
+/** First re-check of a broken grant after this long, doubling per failed re-check up to the maximum. */
+export const BROKEN_RECHECK_BASE_MS = 60_000;
+export const BROKEN_RECHECK_MAX_MS = 6 * 3600_000;
+/** The same broken token sent again makes its re-check due, but no sooner than this after the last one. */
+export const RESEND_RECHECK_MIN_MS = 30_000;
+/** A kind e-conomic answered 403 for is tried again after this long. */
+export const FORBIDDEN_RECHECK_MS = 6 * 3600_000;
+
 export interface StoredGrant {
-  token: string;
+  /** The grant in use; undefined while no grant verified yet (or after `access unbind`). */
+  token: string | undefined;
+  fingerprint: string | null;
   status: CredentialStatus;
   statusReason: string | null;
   agreementNumber: number | null;
   validatedAt: Date | null;
   updatedAt: Date;
+  nextCheckAt: Date | null;
+  refusedAgreementNumber: number | null;
 }
 
+export interface GrantCandidate {
+  token: string;
+  fingerprint: string;
+}
+
+export type CandidateOutcome = 'unchanged' | 'candidate' | 'recheck';
+
 /**
- * Stores the grant if it differs from the stored one (compared by keyed fingerprint, in constant time).
- * A new grant resets the status to `unverified`: a customer fixing a revoked grant heals the tenant.
- * Returns whether anything changed.
+ * Records the token a webhook brought. The grant in use is never replaced here: a different token waits as a
+ * candidate for an activity to verify it; the token in use sent again while broken makes its re-check due
+ * now (the customer fixed the app in e-conomic), or RESEND_RECHECK_MIN_MS after the last check, so a
+ * burst of webhooks with a revoked token costs one `/self` call, not one each; a token refused before is ignored.
  */
-export async function storeGrant(db: Database, box: SecretBox, tenantId: number, token: string): Promise<boolean> {
+export async function recordCandidate(db: Database, box: SecretBox, tenantId: number, token: string): Promise<CandidateOutcome> {
   const fingerprint = box.fingerprint(token);
   const [current] = await db
-    .select({ fingerprint: tenantCredentials.grantFingerprint })
+    .select({ fingerprint: tenantCredentials.grantFingerprint, status: tenantCredentials.status })
     .from(tenantCredentials)
     .where(eq(tenantCredentials.tenantId, tenantId));
-  if (current && safeEqual(current.fingerprint, fingerprint)) return false;
-  const now = new Date();
-  await db
-    .insert(tenantCredentials)
-    .values({ tenantId, grantCiphertext: box.encrypt(token), grantFingerprint: fingerprint, status: 'unverified', updatedAt: now })
-    .onConflictDoUpdate({
-      target: tenantCredentials.tenantId,
-      set: {
-        grantCiphertext: sql`excluded.grant_ciphertext`,
-        grantFingerprint: sql`excluded.grant_fingerprint`,
-        status: 'unverified',
-        statusReason: null,
-        agreementNumber: null,
-        validatedAt: null,
-        updatedAt: now,
-      },
-    });
-  return true;
+  if (current?.fingerprint && safeEqual(current.fingerprint, fingerprint)) {
+    if (current.status !== 'broken') return 'unchanged';
+    const notBefore = sql`coalesce(${tenantCredentials.lastCheckAt}, now()) + ${RESEND_RECHECK_MIN_MS}::bigint * interval '1 millisecond'`;
+    await db
+      .update(tenantCredentials)
+      .set({ nextCheckAt: sql`least(${tenantCredentials.nextCheckAt}, greatest(now(), ${notBefore}))` })
+      // A null next_check_at is due already (see claimRecheck).
+      .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), eq(tenantCredentials.status, 'broken'), sql`${tenantCredentials.nextCheckAt} is not null`));
+    return 'recheck';
+  }
+  if (!current) await db.insert(tenantCredentials).values({ tenantId }).onConflictDoNothing();
+  const inserted = await db
+    .insert(grantCandidates)
+    .values({ tenantId, fingerprint, ciphertext: box.encrypt(token) })
+    .onConflictDoNothing()
+    .returning({ fingerprint: grantCandidates.fingerprint });
+  return inserted.length > 0 ? 'candidate' : 'unchanged';
 }
 
 export async function loadGrant(db: Database, box: SecretBox, tenantId: number): Promise<StoredGrant | undefined> {
   const [row] = await db.select().from(tenantCredentials).where(eq(tenantCredentials.tenantId, tenantId));
   if (!row) return undefined;
   return {
-    token: box.decrypt(row.grantCiphertext),
+    token: row.grantCiphertext ? box.decrypt(row.grantCiphertext) : undefined,
+    fingerprint: row.grantFingerprint,
     status: row.status,
     statusReason: row.statusReason,
     agreementNumber: row.agreementNumber,
     validatedAt: row.validatedAt,
     updatedAt: row.updatedAt,
+    nextCheckAt: row.nextCheckAt,
+    refusedAgreementNumber: row.refusedAgreementNumber,
   };
 }
 
+/** Candidates still waiting for verification, oldest first. */
+export async function pendingCandidates(db: Database, box: SecretBox, tenantId: number): Promise<GrantCandidate[]> {
+  const rows = await db
+    .select({ fingerprint: grantCandidates.fingerprint, ciphertext: grantCandidates.ciphertext })
+    .from(grantCandidates)
+    .where(and(eq(grantCandidates.tenantId, tenantId), sql`${grantCandidates.ciphertext} is not null`))
+    .orderBy(grantCandidates.receivedAt);
+  return rows.map((r) => ({ fingerprint: r.fingerprint, token: box.decrypt(r.ciphertext as string) }));
+}
+
+/** How long a claimed candidate is left to the activity verifying it. */
+export const CANDIDATE_CLAIM_MS = 30_000;
+
 /**
- * Records the outcome of validating the grant. `expectedFingerprint` guards against marking a grant
- * broken that the customer replaced in the meantime.
+ * Claims the candidates no other activity is verifying (a conditional write: of concurrent syncs, one
+ * verifies each token; the others go on with the grant in use, or fail `CredentialsMissing` and are synced
+ * again once the token verified). Oldest first.
  */
-export async function markGrant(
-  db: Database,
-  box: SecretBox,
-  tenantId: number,
-  token: string,
-  outcome: { status: 'ok'; agreementNumber: number } | { status: 'broken'; reason: string },
-): Promise<void> {
-  const now = new Date();
+export async function claimCandidates(db: Database, box: SecretBox, tenantId: number): Promise<GrantCandidate[]> {
+  const rows = await db
+    .update(grantCandidates)
+    .set({ verifyingUntil: sql`now() + ${CANDIDATE_CLAIM_MS}::bigint * interval '1 millisecond'` })
+    .where(
+      and(
+        eq(grantCandidates.tenantId, tenantId),
+        sql`${grantCandidates.ciphertext} is not null`,
+        sql`(${grantCandidates.verifyingUntil} is null or ${grantCandidates.verifyingUntil} < now())`,
+      ),
+    )
+    .returning({ fingerprint: grantCandidates.fingerprint, ciphertext: grantCandidates.ciphertext, receivedAt: grantCandidates.receivedAt });
+  return rows
+    .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())
+    .map((r) => ({ fingerprint: r.fingerprint, token: box.decrypt(r.ciphertext as string) }));
+}
+
+/** Whether another activity is verifying a candidate of the tenant right now. */
+export async function candidateBeingVerified(db: Database, tenantId: number): Promise<boolean> {
+  const rows = await db
+    .select({ fingerprint: grantCandidates.fingerprint })
+    .from(grantCandidates)
+    .where(and(eq(grantCandidates.tenantId, tenantId), sql`${grantCandidates.ciphertext} is not null`, sql`${grantCandidates.verifyingUntil} >= now()`))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** The verification could not finish (e-conomic unreachable): the next sync may claim the candidate at once. */
+export async function releaseCandidate(db: Database, tenantId: number, fingerprint: string): Promise<void> {
+  await db
+    .update(grantCandidates)
+    .set({ verifyingUntil: null })
+    .where(and(eq(grantCandidates.tenantId, tenantId), eq(grantCandidates.fingerprint, fingerprint)));
+}
+
+/** A candidate e-conomic refused outright (401): nothing to adopt, nothing to keep. */
+export async function dropCandidate(db: Database, tenantId: number, fingerprint: string): Promise<void> {
+  await db.delete(grantCandidates).where(and(eq(grantCandidates.tenantId, tenantId), eq(grantCandidates.fingerprint, fingerprint)));
+}
+
+export type AdoptOutcome =
+  /** The tenant was unbound: now bound to this agreement. */
+  | { result: 'bound'; healed: boolean }
+  /** Same agreement: this token is the grant in use now (it may be the one already in use). */
+  | { result: 'adopted'; healed: boolean }
+  /** Another agreement: refused, recorded on the tenant; the grant in use is untouched. */
+  | { result: 'refused'; boundAgreement: number };
+
+/**
+ * The binding decision for a token `GET /self` just verified. One transaction with the tenant's row locked
+ * and a conditional write (`agreement_number is null or = this agreement`), so two processes racing with
+ * tokens of different agreements cannot both win. `healed` means the tenant was broken or had no usable
+ * grant before: entities whose syncs were refused meanwhile are due again.
+ */
+export async function adoptVerifiedGrant(db: Database, box: SecretBox, tenantId: number, token: string, agreementNumber: number): Promise<AdoptOutcome> {
+  const fingerprint = box.fingerprint(token);
+  return db.transaction(async (tx) => {
+    await tx.insert(tenantCredentials).values({ tenantId }).onConflictDoNothing();
+    const [before] = await tx
+      .select({ status: tenantCredentials.status, agreementNumber: tenantCredentials.agreementNumber, hasGrant: sql<boolean>`${tenantCredentials.grantCiphertext} is not null` })
+      .from(tenantCredentials)
+      .where(eq(tenantCredentials.tenantId, tenantId))
+      .for('update');
+    const now = new Date();
+    const updated = await tx
+      .update(tenantCredentials)
+      .set({
+        agreementNumber,
+        grantCiphertext: box.encrypt(token),
+        grantFingerprint: fingerprint,
+        status: 'ok',
+        statusReason: null,
+        validatedAt: now,
+        updatedAt: now,
+        nextCheckAt: null,
+        failedChecks: 0,
+      })
+      .where(and(eq(tenantCredentials.tenantId, tenantId), sql`(${tenantCredentials.agreementNumber} is null or ${tenantCredentials.agreementNumber} = ${agreementNumber})`))
+      .returning({ tenantId: tenantCredentials.tenantId });
+    if (updated.length === 1) {
+      await tx.delete(grantCandidates).where(and(eq(grantCandidates.tenantId, tenantId), eq(grantCandidates.fingerprint, fingerprint)));
+      const healed = !before || before.status === 'broken' || !before.hasGrant;
+      return before?.agreementNumber == null ? { result: 'bound', healed } : { result: 'adopted', healed };
+    }
+    // Bound to another agreement: keep only the fingerprint, so the same token is not verified again.
+    await tx
+      .insert(grantCandidates)
+      .values({ tenantId, fingerprint, ciphertext: null, refusedAgreementNumber: agreementNumber })
+      .onConflictDoUpdate({ target: [grantCandidates.tenantId, grantCandidates.fingerprint], set: { ciphertext: null, refusedAgreementNumber: agreementNumber } });
+    await tx.update(tenantCredentials).set({ refusedAgreementNumber: agreementNumber, refusedAt: now }).where(eq(tenantCredentials.tenantId, tenantId));
+    return { result: 'refused', boundAgreement: before?.agreementNumber ?? 0 };
+  });
+}
+
+/** e-conomic answered 401 for the grant in use (`fingerprint` guards a grant replaced meanwhile). */
+export async function markBroken(db: Database, tenantId: number, fingerprint: string, reason: string): Promise<void> {
   await db
     .update(tenantCredentials)
-    .set(
-      outcome.status === 'ok'
-        ? { status: 'ok', statusReason: null, agreementNumber: outcome.agreementNumber, validatedAt: now }
-        : { status: 'broken', statusReason: outcome.reason },
-    )
-    .where(sql`${tenantCredentials.tenantId} = ${tenantId} and ${tenantCredentials.grantFingerprint} = ${box.fingerprint(token)}`);
+    .set({
+      status: 'broken',
+      statusReason: reason,
+      nextCheckAt: sql`now() + ${BROKEN_RECHECK_BASE_MS}::bigint * interval '1 millisecond'`,
+      lastCheckAt: sql`now()`,
+      failedChecks: 0,
+      updatedAt: new Date(),
+    })
+    .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), sql`${tenantCredentials.status} <> 'broken'`));
+}
+
+/**
+ * Claims the due `/self` re-check of a broken grant for this caller: the conditional write pushes the next
+ * check out (doubling, up to BROKEN_RECHECK_MAX_MS), so of all workers exactly one re-checks each time.
+ */
+export async function claimRecheck(db: Database, tenantId: number): Promise<boolean> {
+  const claimed = await db
+    .update(tenantCredentials)
+    .set({
+      failedChecks: sql`${tenantCredentials.failedChecks} + 1`,
+      lastCheckAt: sql`now()`,
+      nextCheckAt: sql`now() + least(${BROKEN_RECHECK_BASE_MS}::bigint * power(2, least(${tenantCredentials.failedChecks} + 1, 20))::bigint, ${BROKEN_RECHECK_MAX_MS}::bigint) * interval '1 millisecond'`,
+    })
+    // A null next_check_at: a grant marked broken before re-checks existed (then even by a 403): due at once.
+    .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.status, 'broken'), sql`(${tenantCredentials.nextCheckAt} is null or ${tenantCredentials.nextCheckAt} <= now())`))
+    .returning({ tenantId: tenantCredentials.tenantId });
+  return claimed.length === 1;
+}
+
+/**
+ * `access unbind`: releases the binding. The grant in use goes too (it belongs to the old agreement), and
+ * so do the refused fingerprints and the per-kind 403s: the next grant a webhook brings that verifies binds
+ * the tenant anew. Returns false when the tenant has no credentials row.
+ */
+export async function unbindTenant(db: Database, tenantId: number): Promise<{ previousAgreement: number | null } | undefined> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select({ agreementNumber: tenantCredentials.agreementNumber }).from(tenantCredentials).where(eq(tenantCredentials.tenantId, tenantId)).for('update');
+    if (!before) return undefined;
+    await tx
+      .update(tenantCredentials)
+      .set({
+        agreementNumber: null,
+        grantCiphertext: null,
+        grantFingerprint: null,
+        status: 'unverified',
+        statusReason: null,
+        validatedAt: null,
+        nextCheckAt: null,
+        failedChecks: 0,
+        refusedAgreementNumber: null,
+        refusedAt: null,
+        updatedAt: new Date(),
+      })
+      .where(eq(tenantCredentials.tenantId, tenantId));
+    await tx.delete(grantCandidates).where(sql`${grantCandidates.tenantId} = ${tenantId} and ${grantCandidates.ciphertext} is null`);
+    await tx.delete(tenantKindAccess).where(eq(tenantKindAccess.tenantId, tenantId));
+    return { previousAgreement: before.agreementNumber };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 403 per entity kind
+// ---------------------------------------------------------------------------------------------------
+
+/** The tenant's forbidden kinds (or only `kind`), each with whether its re-check is due. */
+export async function kindAccess(db: Database, tenantId: number, kind?: string): Promise<Map<string, { due: boolean }>> {
+  const rows = await db
+    .select({ kind: tenantKindAccess.kind, due: sql<boolean>`${tenantKindAccess.nextCheckAt} <= now()` })
+    .from(tenantKindAccess)
+    .where(and(eq(tenantKindAccess.tenantId, tenantId), kind === undefined ? undefined : eq(tenantKindAccess.kind, kind)));
+  return new Map(rows.map((r) => [r.kind, { due: r.due }]));
+}
+
+export async function markKindForbidden(db: Database, tenantId: number, kind: string, reason: string, recheckMs = FORBIDDEN_RECHECK_MS): Promise<void> {
+  const next = sql`now() + ${recheckMs}::bigint * interval '1 millisecond'`;
+  await db
+    .insert(tenantKindAccess)
+    .values({ tenantId, kind, reason, nextCheckAt: next })
+    .onConflictDoUpdate({ target: [tenantKindAccess.tenantId, tenantKindAccess.kind], set: { reason, nextCheckAt: next } });
+}
+
+/** A call of the kind succeeded: it is readable (again). Returns whether it had been forbidden. */
+export async function clearKindForbidden(db: Database, tenantId: number, kind: string): Promise<boolean> {
+  const deleted = await db
+    .delete(tenantKindAccess)
+    .where(and(eq(tenantKindAccess.tenantId, tenantId), eq(tenantKindAccess.kind, kind)))
+    .returning({ kind: tenantKindAccess.kind });
+  return deleted.length > 0;
 }

@@ -1,5 +1,8 @@
-// `access create|list|revoke`: tenants and their API keys (docs/cli.md).
+// `access create|list|revoke|unbind`: tenants, their API keys and their agreement binding (docs/cli.md).
+import { eq } from 'drizzle-orm';
 import { AccessError, createApiKey, listApiKeys, revokeApiKey, validateTenantName } from '../access/api-keys';
+import { unbindTenant } from '../access/grants';
+import { tenants } from '../db/schema';
 import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
@@ -47,5 +50,23 @@ export async function accessRevoke(ctx: CommandContext, args: Record<string, unk
     stdout: revoked.alreadyRevoked
       ? `API key ${revoked.prefix}… of tenant "${revoked.tenant}" was already revoked.`
       : `Revoked API key ${revoked.prefix}… of tenant "${revoked.tenant}". It is refused from the next request on.`,
+  };
+}
+
+/**
+ * Releases the tenant's agreement binding (docs/webhook.md, "The grant and the agreement"): the grant in
+ * use, the refused grants and the per-kind 403s go; the next grant a webhook brings that verifies binds anew.
+ */
+export async function accessUnbind(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
+  const tenant = optionalString(args, 'tenant');
+  if (!tenant) throw new CliError('give the tenant: --tenant <name>');
+  const [row] = await ctx.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.name, tenant));
+  if (!row) throw new CliError(`no tenant named "${tenant}"`);
+  const released = await unbindTenant(ctx.db, row.id);
+  if (!released || released.previousAgreement === null) {
+    return { stdout: `Tenant "${tenant}" is not bound to an agreement; the next grant that verifies binds it.` };
+  }
+  return {
+    stdout: `Released tenant "${tenant}" from e-conomic agreement ${released.previousAgreement}. Its syncs wait for the next grant a webhook brings; the first that verifies binds the tenant anew.`,
   };
 }

@@ -1,7 +1,7 @@
 // Every CLI command (docs/cli.md) in one table: its name, arguments, options and handler written once.
 // The commander program (src/cli.ts) is built from it, and the running service's admin socket
 // (./admin-socket.ts) runs the same handlers for commands the CLI forwards to it.
-import { accessCreate, accessList, accessRevoke } from './access';
+import { accessCreate, accessList, accessRevoke, accessUnbind } from './access';
 import { changes } from './changes';
 import { CliError, type CommandContext, type CommandOption, type CommandResult, type CommandSpec } from './context';
 import { reconcile } from './reconcile';
@@ -23,6 +23,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   { name: 'access list', description: 'list API keys (prefix only, never a whole key)', options: [ONLY_TENANT], run: accessList },
   { name: 'access revoke', description: 'revoke an API key at once', arguments: [{ name: 'key', description: 'the API key' }], run: accessRevoke },
+  {
+    name: 'access unbind',
+    description: "release the tenant's e-conomic agreement binding: the next grant that verifies binds it anew",
+    options: [{ flags: '--tenant <name>', description: 'tenant name', required: true }],
+    run: accessUnbind,
+  },
   {
     name: 'changes',
     description: "print the tenant's change feed after a cursor, oldest first",
@@ -61,12 +67,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'subscribers list', description: 'list subscribers, their URL and dead letters (never a secret)', run: subscribersList },
   { name: 'subscribers remove', description: 'stop delivering to a subscriber', arguments: [{ name: 'id', description: 'the subscriber id' }], run: subscribersRemove },
   { name: 'subscribers replay', description: "deliver a subscriber's dead letters again", arguments: [{ name: 'id', description: 'the subscriber id' }], run: subscribersReplay },
-  { name: 'status', description: 'per tenant and entity kind: rows, last sync, failures', options: [ONLY_TENANT], run: status },
+  { name: 'status', description: 'per tenant: bound agreement, credentials; per entity kind: rows, last sync, failures, access', options: [ONLY_TENANT], run: status },
 ];
 
 /** Descriptions of the words that group commands (`access create`, `access list`, ...). */
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
-  access: 'API keys that e-conomic webhooks authenticate with',
+  access: 'API keys that e-conomic webhooks authenticate with, and the agreement binding',
   subscribers: 'outbound webhooks of the change feed',
 };
 

@@ -1,7 +1,8 @@
-// `status [--tenant <name>]`: per tenant and entity kind, rows (live and deleted), last sync and
-// failures, plus each tenant's credential state and its reconciliation scopes, and under them what the
-// last run needs an operator for: a deletion guard that stopped, stuck entities, failed listings, a
-// budget-cut run waiting to resume (docs/cli.md).
+// `status [--tenant <name>]`: per tenant, the bound agreement and the credentials (ok, broken, refused
+// grant of another agreement: docs/webhook.md); per entity kind, rows (live and deleted), last sync,
+// failures and access (`forbidden` after a 403); then each tenant's reconciliation scopes, and under them
+// what the last run needs an operator for: a deletion guard that stopped, stuck entities, failed
+// listings, a budget-cut run waiting to resume (docs/cli.md).
 import { TENANT_SCOPE, type ReconcileSummary } from '../shared/reconcile';
 import { reconcileNotes } from './reconcile';
 import { createEntityStore } from '../store/entity-store';
@@ -10,6 +11,12 @@ import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
 const instant = (v: Date | null) => (v ? v.toISOString() : '-');
+
+/** `ok`, `broken`, `none`, with `refused grant of agreement N` when a foreign grant was refused. */
+export function credentialsText(r: { credentials: string | null; refusedAgreement: number | null }): string {
+  const base = r.credentials ?? 'none';
+  return r.refusedAgreement === null ? base : `${base}, refused grant of agreement ${r.refusedAgreement}`;
+}
 
 function lastResult(summary: Record<string, unknown> | null): string {
   return summary ? `${Number(summary.checked ?? 0)} checked, ${Number(summary.signalled ?? 0)} synced, ${Number(summary.deleted ?? 0)} deleted` : '-';
@@ -23,8 +30,18 @@ export async function status(ctx: CommandContext, args: Record<string, unknown>)
     return { stdout: 'No tenants yet: create one with `access create --tenant <name>`.' };
   }
   const syncs = formatTable(
-    ['tenant', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures'],
-    list.map((r) => [r.tenant, r.credentials ?? 'none', r.kind, String(r.rows), String(r.deleted), instant(r.lastSync), String(r.failed)]),
+    ['tenant', 'agreement', 'credentials', 'kind', 'rows', 'deleted', 'last sync', 'failures', 'access'],
+    list.map((r) => [
+      r.tenant,
+      r.agreement === null ? 'unbound' : String(r.agreement),
+      credentialsText(r),
+      r.kind,
+      String(r.rows),
+      String(r.deleted),
+      instant(r.lastSync),
+      String(r.failed),
+      r.access,
+    ]),
   );
   const reconciled = await createReconcileStore(ctx.db).stateRows(tenant);
   if (reconciled.length === 0) return { stdout: `${syncs}\n\nno reconciliation yet` };

@@ -52,16 +52,21 @@ export const apiKeys = pgTable(
 );
 
 /**
- * The customer's e-conomic agreement grant token, encrypted (AES-256-GCM), one per tenant. `status`
- * becomes `broken` when e-conomic answers 401/403, and `ok` again when a new grant validates.
+ * The customer's e-conomic agreement grant, one row per tenant (docs/webhook.md, "The grant and the agreement"). The tenant is bound to
+ * the agreement of the first grant that verified (`GET /self`): `agreement_number`, set by a conditional
+ * write so that any number of processes agree. `grant_*` is the token in use (encrypted, AES-256-GCM); a
+ * token a webhook brings waits in `grant_candidates` until an activity verified it. `status` is `broken` after a 401, until a
+ * grant verifies again (a new one, the same one sent again, or the periodic re-check at `next_check_at`).
  */
 export const tenantCredentials = pgTable('tenant_credentials', {
   tenantId: integer('tenant_id')
     .primaryKey()
     .references(() => tenants.id),
-  grantCiphertext: text('grant_ciphertext').notNull(),
+  /** Null until a first grant verified: the candidate then becomes the grant in use. */
+  grantCiphertext: text('grant_ciphertext'),
   /** HMAC of the grant under SECRETS_KEY: lets the webhook see "same grant as stored" without decrypting. */
-  grantFingerprint: text('grant_fingerprint').notNull(),
+  grantFingerprint: text('grant_fingerprint'),
+  /** The bound agreement; null while unbound (no grant verified yet, or released by `access unbind`). */
   agreementNumber: integer('agreement_number'),
   status: text('status', { enum: ['unverified', 'ok', 'broken'] })
     .notNull()
@@ -69,7 +74,55 @@ export const tenantCredentials = pgTable('tenant_credentials', {
   statusReason: text('status_reason'),
   updatedAt: instant('updated_at').notNull().defaultNow(),
   validatedAt: instant('validated_at'),
+  /** The agreement of the last grant refused because the tenant is bound to another one (shown by `status`). */
+  refusedAgreementNumber: integer('refused_agreement_number'),
+  refusedAt: instant('refused_at'),
+  /** While broken: when the next `/self` re-check is due (shared by every worker), and how many failed. */
+  nextCheckAt: instant('next_check_at'),
+  failedChecks: integer('failed_checks').notNull().default(0),
+  /** When e-conomic last refused or was last asked about the broken grant: a resend re-checks at most every so often. */
+  lastCheckAt: instant('last_check_at'),
 });
+
+/**
+ * Grant tokens webhooks brought that differ from the one in use, one row per token (by fingerprint), until an
+ * activity verified them with `GET /self`: then they become the grant in use (same or no bound agreement) or
+ * are refused (another agreement: the ciphertext is dropped, the fingerprint kept so the same token is
+ * neither verified nor stored again). Rows, not one column, so a foreign token cannot push out a genuine one.
+ */
+export const grantCandidates = pgTable(
+  'grant_candidates',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    fingerprint: text('fingerprint').notNull(),
+    ciphertext: text('ciphertext'),
+    receivedAt: instant('received_at').notNull().defaultNow(),
+    refusedAgreementNumber: integer('refused_agreement_number'),
+    /** An activity is verifying this token until then: a burst of syncs costs one `GET /self`, not one each. */
+    verifyingUntil: instant('verifying_until'),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.fingerprint] })],
+);
+
+/**
+ * Entity kinds e-conomic answered 403 for (docs/webhook.md, "The grant and the agreement"): that kind is skipped, syncs and
+ * reconciliation, until `next_check_at`, when the next call tries it again. A row exists only while forbidden.
+ */
+export const tenantKindAccess = pgTable(
+  'tenant_kind_access',
+  {
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    kind: text('kind').notNull(),
+    reason: text('reason').notNull(),
+    since: instant('since').notNull().defaultNow(),
+    nextCheckAt: instant('next_check_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.kind] })],
+);
 
 // ---------------------------------------------------------------------------------------------------
 // Webhook events: an audit trail of every event received, and the inbox used when Temporal is down

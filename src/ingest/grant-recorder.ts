@@ -1,11 +1,15 @@
-// Keeps each tenant's stored grant token current from the webhooks that carry it. storeGrant is a
-// no-op when the token is unchanged; an in-memory fingerprint per tenant makes that common case free
-// of any database round trip. Failures are logged (without the token) and never fail the webhook.
-import { storeGrant } from '../access/grants';
+// Hands each grant token a webhook carries to the tenant's credentials (src/access/grants.ts): a token
+// other than the one in use is stored as a *candidate* that an activity verifies with `GET /self` before
+// it is used for anything (docs/webhook.md, "The grant and the agreement"); the token in use sent again
+// while broken makes its re-check due now. The HTTP request never calls e-conomic. There is no
+// per-process cache: one primary-key read per webhook (beside a Temporal signal, which costs far more)
+// keeps every API process exact after a 401 or an `access unbind`. Failures are logged (without the
+// token) and never fail the webhook.
+import { recordCandidate } from '../access/grants';
 import { withTimeout } from '../util/with-timeout';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
-import { safeEqual, type SecretBox } from '../secrets/secret-box';
+import type { SecretBox } from '../secrets/secret-box';
 import { errorText } from './ingestor';
 
 export interface GrantRecorder {
@@ -17,29 +21,25 @@ export interface GrantRecorderOptions {
   box: SecretBox;
   log: Logger;
   timeoutMs?: number;
-  /** Called after a tenant's grant changed (e.g. its first one): the service ensures its reconciliation schedule. */
+  /** Called after a tenant got a new candidate grant (e.g. its first one): the service ensures its reconciliation schedule. */
   onNewGrant?: (tenantId: number) => Promise<void>;
 }
 
 export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorder {
-  const known = new Map<number, string>();
   const timeoutMs = options.timeoutMs ?? 2000;
   return {
     async record(tenantId, token) {
-      const fingerprint = options.box.fingerprint(token);
-      const cached = known.get(tenantId);
-      if (cached !== undefined && safeEqual(cached, fingerprint)) return;
       try {
-        const changed = await withTimeout(storeGrant(options.db, options.box, tenantId, token), timeoutMs, 'grant store');
-        known.set(tenantId, fingerprint);
-        if (changed) {
-          options.log.info({ tenantId }, 'stored a new grant token for the tenant');
+        const outcome = await withTimeout(recordCandidate(options.db, options.box, tenantId, token), timeoutMs, 'grant store');
+        if (outcome === 'candidate') {
+          options.log.info({ tenantId }, 'a webhook brought a new grant token for the tenant; the next sync verifies it before using it');
           options.onNewGrant?.(tenantId).catch((err: unknown) =>
             options.log.warn({ tenantId, err: errorText(err) }, 'could not act on the new grant; the next start retries'),
           );
+        } else if (outcome === 'recheck') {
+          options.log.info({ tenantId }, "the tenant's broken grant was sent again; the next sync re-checks it");
         }
       } catch (err) {
-        known.delete(tenantId);
         options.log.warn({ tenantId, err: errorText(err) }, 'could not store the grant token; the next webhook tries again');
       }
     },

@@ -82,8 +82,11 @@ export interface EntitySyncInput {
   seenEventIds?: string[];
 }
 
-/** What one sync did: `synced` (written), `stale` (a newer version was stored), `deleted`, `absent` (never stored, gone). */
-export type SyncOutcome = 'synced' | 'stale' | 'deleted' | 'absent';
+/**
+ * What one sync did: `synced` (written), `stale` (a newer version was stored), `deleted`, `absent` (never
+ * stored, gone), `skipped` (e-conomic answers 403 for this kind: nothing called, docs/webhook.md).
+ */
+export type SyncOutcome = 'synced' | 'stale' | 'deleted' | 'absent' | 'skipped';
 
 export interface EntitySyncStatus {
   pending: number;

@@ -89,8 +89,15 @@ export interface UnseenRowsQuery {
 /** One tenant and kind, as `status` prints it. */
 export interface KindStatus {
   tenant: string;
+  /** The bound e-conomic agreement, null while unbound. */
+  agreement: number | null;
+  /** `ok`, `broken`, `unverified` (a grant waits for verification) or null (none yet). */
   credentials: string | null;
+  /** The agreement of the last grant refused because it belongs to another agreement. */
+  refusedAgreement: number | null;
   kind: EntityKind;
+  /** `ok`, or `forbidden` while e-conomic answers 403 for this kind. */
+  access: 'ok' | 'forbidden';
   rows: number;
   deleted: number;
   lastSync: Date | null;
@@ -484,7 +491,37 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
       );
     },
 
-    /** Per tenant and kind: live and deleted rows, the last sync, failed syncs, and the tenant's credential state. */
+    /**
+     * Live documents committed without their project reference because the project was unreadable (403):
+     * `project_number` null while e-conomic's data names a project. Synced again once projects are readable.
+     */
+    async documentsWithUnresolvedProject(tenantId: number): Promise<Array<{ kind: EntityKind; number: number }>> {
+      const out: Array<{ kind: EntityKind; number: number }> = [];
+      for (const kind of ENTITY_KINDS) {
+        const d = descriptor(kind);
+        if (!d.documentType) continue;
+        const rows = await queryRows<{ number: number }>(
+          db,
+          sql`select ${d.number} as number from ${d.table}
+               where ${d.table.tenantId} = ${tenantId} and ${d.table.deletedAt} is null
+                 and project_number is null and ${d.table.data} -> 'project' ->> 'projectNumber' is not null`,
+        );
+        out.push(...rows.map((r) => ({ kind, number: r.number })));
+      }
+      return out;
+    },
+
+    /** The tenant's entities whose last sync failed with one of these failure types. */
+    async failedSyncsOfTypes(tenantId: number, types: readonly string[]): Promise<Array<{ kind: string; number: number }>> {
+      return queryRows<{ kind: string; number: number }>(
+        db,
+        sql`select kind, number from sync_state
+             where tenant_id = ${tenantId} and last_outcome = 'failed' and last_error_type in (${sql.join(types.map((t) => sql`${t}`), sql`, `)})
+             order by kind, number`,
+      );
+    },
+
+    /** Per tenant and kind: live and deleted rows, the last sync, failed syncs, access (403), and the tenant's binding and credentials. */
     async statusByKind(tenant?: string): Promise<KindStatus[]> {
       const perKind = sql.join(
         ENTITY_KINDS.map(
@@ -495,25 +532,44 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
         ),
         sql` union all `,
       );
-      const rows = await queryRows<{ tenant: string; credentials: string | null; kind: EntityKind; rows: number; deleted: number; last_sync: Date | string | null; failed: number }>(
+      const rows = await queryRows<{
+        tenant: string;
+        agreement: number | null;
+        credentials: string | null;
+        refused: number | null;
+        kind: EntityKind;
+        forbidden: boolean;
+        rows: number;
+        deleted: number;
+        last_sync: Date | string | null;
+        failed: number;
+      }>(
         db,
         sql`with kinds(kind) as (values ${sql.join(ENTITY_KINDS.map((kind) => sql`(${kind}::text)`), sql`, `)}),
                  counts as (${perKind}),
                  failures as (select tenant_id, kind, count(*)::int as failed from sync_state where last_outcome = 'failed' group by tenant_id, kind)
-            select t.name as tenant, c.status as credentials, k.kind,
+            select t.name as tenant, c.agreement_number as agreement, c.refused_agreement_number as refused,
+                   case when c.grant_ciphertext is not null then c.status
+                        when exists (select 1 from grant_candidates g where g.tenant_id = t.id and g.ciphertext is not null) then 'unverified'
+                   end as credentials,
+                   k.kind, (a.kind is not null) as forbidden,
                    coalesce(n.rows, 0) as rows, coalesce(n.deleted, 0) as deleted, n.last_sync, coalesce(f.failed, 0) as failed
               from tenants t
               cross join kinds k
               left join tenant_credentials c on c.tenant_id = t.id
               left join counts n on n.tenant_id = t.id and n.kind = k.kind
               left join failures f on f.tenant_id = t.id and f.kind = k.kind
+              left join tenant_kind_access a on a.tenant_id = t.id and a.kind = k.kind
              where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
              order by t.name, k.kind`,
       );
       return rows.map((r) => ({
         tenant: r.tenant,
+        agreement: r.agreement,
         credentials: r.credentials,
+        refusedAgreement: r.refused,
         kind: r.kind,
+        access: r.forbidden ? ('forbidden' as const) : ('ok' as const),
         rows: r.rows,
         deleted: r.deleted,
         lastSync: r.last_sync === null ? null : new Date(r.last_sync),

@@ -139,6 +139,11 @@ export interface FakeEconomic {
   readonly callLog: CallLogEntry[];
   addAgreement(o: AddAgreementOptions): FakeAgreement;
   agreement(grantToken: string): FakeAgreement | undefined;
+  /**
+   * Another grant token of an existing agreement (the customer re-installed our app): same data, same
+   * agreement number, its own revocation and call counts.
+   */
+  addGrantToken(existingToken: string, newToken: string): FakeAgreement;
   revokeGrant(grantToken: string): void;
   restoreGrant(grantToken: string): void;
   /** 403 (our app's role lacks access) on paths starting with `pathPrefix` for this agreement. */
@@ -587,6 +592,16 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
       return a;
     },
     agreement: (t) => agreements.get(t),
+    addGrantToken(existing, token) {
+      const a = agreements.get(existing);
+      if (!a) throw new Error('no agreement with that grant token');
+      if (agreements.has(token)) throw new Error('agreement with that grant token exists');
+      registerSecret('grant-token', token);
+      agreements.set(token, a);
+      const missing = missingModules.get(existing);
+      if (missing) missingModules.set(token, new Set(missing));
+      return a;
+    },
     revokeGrant: (t) => void revoked.add(t),
     restoreGrant: (t) => void revoked.delete(t),
     forbid(t, prefix) {

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { storeGrant } from '../../src/access/grants';
+import { recordCandidate } from '../../src/access/grants';
 import { tenants } from '../../src/db/schema';
 import { CallCounter } from '../../src/economic';
 import { createSecretBox, type SecretBox } from '../../src/secrets/secret-box';
@@ -81,7 +81,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
       const agreement = fake.addAgreement({ grantToken, companyName: `${name} ApS` });
       const [row] = await database.db.insert(tenants).values({ name }).returning();
       if (!row) throw new Error('tenant not created');
-      await storeGrant(database.db, secretBox, row.id, grantToken);
+      await recordCandidate(database.db, secretBox, row.id, grantToken);
       return { id: row.id, name, grantToken, agreement };
     },
     async signal(tenant, kind, number, extra = {}) {
