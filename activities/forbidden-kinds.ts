@@ -2,8 +2,8 @@
 // agreement"): a scope of a forbidden kind lists nothing and signals nothing (so it never reads "gone" into
 // a 403 and marks nothing deleted), and the first 403 a listing meets ends that scope as skipped instead of
 // failing the run. When the kind's re-check is due the scope is listed again; a listing that then succeeds
-// makes the kind readable again (and re-syncs documents committed without their project). Wraps reconcileScope from outside, so the reconciliation itself knows
-// nothing of 403s.
+// makes the kind readable again (and re-syncs documents committed without their project). Wraps
+// reconcileScope from outside, so the reconciliation itself knows nothing of 403s.
 import { ApplicationFailure } from '@temporalio/common';
 import { kindAccess } from '../src/access/grants';
 import type { Database } from '../src/db/client';
@@ -25,6 +25,9 @@ export function skippingForbiddenKinds<T extends { reconcileScope: ReconcileScop
   const skipped = (input: ReconcileScopeInput): ReconcileScopeResult => ({
     done: true,
     cursor: { runId: input.runId, scope: input.scope, phase: 'list', skipPages: 0, counts: input.cursor?.counts ?? emptyCounts() },
+    // A skipped scope signals nothing to await and adds no deletion candidates to the run's guard.
+    signalled: [],
+    deletionCandidates: input.deletionCandidates ?? 0,
   });
   return {
     ...activities,

@@ -7,6 +7,8 @@ import type { ActivityInterfaceFor } from '@temporalio/workflow';
 import {
   createActivities,
   createBookkeepingActivities,
+  createDeliveryBookkeeping,
+  createDeliveryGroup,
   createReconciliationActivities,
   createSyncActivities,
   type ActivityDeps,
@@ -18,8 +20,14 @@ import {
 const deps = { db: {}, secretBox: {}, economic: { restUrl: '', projectsUrl: '', appSecretToken: '' } } as unknown as ActivityDeps;
 
 test('every activity is in exactly one group, and the worker registers all of them', () => {
-  const groups = [createSyncActivities(deps), createBookkeepingActivities(deps), createReconciliationActivities(deps)].map((g) => Object.keys(g).sort());
-  assert.deepEqual(groups, [['syncEntity'], ['beginReconcile', 'finishReconcile', 'recordSyncFailure'], ['reconcileScope']]);
+  const groups = [
+    createSyncActivities(deps),
+    createBookkeepingActivities(deps),
+    createReconciliationActivities(deps),
+    createDeliveryGroup(deps),
+    createDeliveryBookkeeping(deps),
+  ].map((g) => Object.keys(g).sort());
+  assert.deepEqual(groups, [['syncEntity'], ['beginReconcile', 'finishReconcile', 'recordSyncFailure'], ['reconcileScope'], ['deliverChanges'], ['deadLetterChange']]);
   assert.deepEqual(Object.keys(createActivities(deps)).sort(), groups.flat().sort());
 });
 
