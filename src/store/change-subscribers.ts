@@ -3,7 +3,7 @@
 // changes it did not accept in time (dead letters). The delivery itself is activities/deliver-changes.ts.
 import { and, asc, count, eq, isNull, sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
-import { tenantLockKey } from './change-log';
+import { tenantLockKey, type ChangeRow } from './change-log';
 import { changeDeadLetters, changeSubscriberProgress, changeSubscribers, tenants, type ChangeKind } from '../db/schema';
 
 export interface Subscriber {
@@ -23,17 +23,9 @@ export interface SubscriberListing {
   deadLetters: number;
 }
 
-/** A change as it is delivered. */
-export interface DeliverableChange {
-  cursor: number;
+/** A change as it is delivered: a row of the log (./change-log.ts) with its tenant's id. */
+export interface DeliverableChange extends ChangeRow {
   tenantId: number;
-  tenant: string;
-  kind: string;
-  number: number;
-  change: ChangeKind;
-  oldNumber: number | null;
-  lastUpdated: Date | null;
-  changedAt: Date;
 }
 
 type Row = Record<string, unknown> & {
