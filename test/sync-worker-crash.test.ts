@@ -10,7 +10,7 @@ import type { entitySyncWorkflow } from '../workflows/entity-sync';
 import { documentLines } from './helpers/rows';
 import { waitFor } from './helpers/wait';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
-import { startWorkerProcess, type WorkerProcessEnv } from './helpers/worker-process';
+import { startWorkerProcess } from './helpers/worker-process';
 
 let h: SyncHarness;
 let tenant: TestTenant;
@@ -25,16 +25,7 @@ after(async () => {
 });
 
 test('the worker killed mid-burst and restarted: every entity committed once, nothing lost', async () => {
-  const env: WorkerProcessEnv = {
-    temporalAddress: h.temporal.address,
-    namespace: h.temporal.namespace,
-    taskQueue: h.taskQueue,
-    databaseUrl: h.database.url,
-    restUrl: h.fake.restUrl,
-    projectsUrl: h.fake.projectsUrl,
-    appSecretToken: h.fake.appSecretToken,
-    secretsKeyHex: h.secretsKeyHex,
-  };
+  const env = h.workerProcessEnv;
   const customers = Array.from({ length: 5 }, (_, i) => tenant.agreement.upsertCustomer({ name: `Kunde ${i}`, currency: 'DKK' }));
   const orders = Array.from({ length: 40 }, (_, i) =>
     tenant.agreement.createOrder({

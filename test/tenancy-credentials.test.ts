@@ -293,16 +293,7 @@ describe('the agreement binding', () => {
     const t = await tenantWithKey('race');
 
     // A second worker process on the same task queue, with its own database pool.
-    const worker2 = await startWorkerProcess({
-      temporalAddress: h.temporal.address,
-      namespace: h.temporal.namespace,
-      taskQueue: h.taskQueue,
-      databaseUrl: h.database.url,
-      restUrl: h.fake.restUrl,
-      projectsUrl: h.fake.projectsUrl,
-      appSecretToken: h.fake.appSecretToken,
-      secretsKeyHex: h.secretsKeyHex,
-    });
+    const worker2 = await startWorkerProcess(h.workerProcessEnv);
     try {
       const handles = await Promise.all(
         fromP.orders.flatMap((n) => [webhook(api1, t, 'eConomicOrder', tokenP, n), webhook(api2, t, 'eConomicOrder', tokenQ, n)]),

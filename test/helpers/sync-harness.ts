@@ -18,6 +18,7 @@ import type { entitySyncWorkflow } from '../../workflows/entity-sync';
 import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from '../fake-economic';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startTestTemporal, startTestWorker, uniqueTaskQueue, type TestTemporal } from './temporal';
+import type { WorkerProcessEnv } from './worker-process';
 
 export interface TestTenant {
   id: number;
@@ -29,6 +30,8 @@ export interface TestTenant {
 export interface SyncHarness {
   /** The secret box's key, for worker processes that must decrypt the same grants. */
   secretsKeyHex: string;
+  /** What a worker child process (./worker-process.ts) needs to join this harness's worker. */
+  workerProcessEnv: WorkerProcessEnv;
   temporal: TestTemporal;
   database: TestDatabase;
   fake: FakeEconomic;
@@ -59,8 +62,19 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     entities: entityWorkflowsOn(temporal.env.client, taskQueue),
   };
   const workers: Array<{ stop(): Promise<void> }> = [];
+  const secretsKeyHex = secretsKey.toString('hex');
   return {
-    secretsKeyHex: secretsKey.toString('hex'),
+    secretsKeyHex,
+    workerProcessEnv: {
+      temporalAddress: temporal.address,
+      namespace: temporal.namespace,
+      taskQueue,
+      databaseUrl: database.url,
+      restUrl: fake.restUrl,
+      projectsUrl: fake.projectsUrl,
+      appSecretToken: fake.appSecretToken,
+      secretsKeyHex,
+    },
     temporal,
     database,
     fake,
