@@ -25,6 +25,8 @@ export function skippingForbiddenKinds<T extends { reconcileScope: ReconcileScop
   const skipped = (input: ReconcileScopeInput): ReconcileScopeResult => ({
     done: true,
     cursor: { runId: input.runId, scope: input.scope, phase: 'list', skipPages: 0, counts: input.cursor?.counts ?? emptyCounts() },
+    signalled: [],
+    deletionCandidates: input.deletionCandidates ?? 0,
   });
   return {
     ...activities,
