@@ -12,8 +12,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import { runCommand } from '../src/cli/commands';
 import { loadConfig } from '../src/config';
 import { openDatabase, type DatabaseHandle } from '../src/db/client';
+import { createCallBudget } from '../src/access/call-budget';
 import { economicAgreementPauses, economicCallBudget, economicCustomers, reconcileState } from '../src/db/schema';
-import { CallCounter } from '../src/economic';
+import { CallCounter, isEconomicError } from '../src/economic';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
 import { entityChange } from '../src/shared/sync-signals';
@@ -211,5 +212,35 @@ test('a 429 seen by one worker pauses the agreement for a second worker', async 
   } finally {
     await second.stop();
     await secondDb.close();
+  }
+});
+
+test('callers on two database pools at once never take more than the budget, and a refused call takes nothing', async () => {
+  const otherDb: DatabaseHandle = await openDatabase({ databaseUrl: h.database.url, dataDir: '/nonexistent', maxConnections: 8 });
+  try {
+    const agreement = 990001;
+    const budgets = [createCallBudget(h.database.db, { dailyCalls: 20 }), createCallBudget(otherDb.db, { dailyCalls: 20 })];
+    const outcomes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        (budgets[i % 2] as (typeof budgets)[number])
+          .gate(agreement, i % 3 === 0 ? 'reconcile' : 'sync')
+          .beforeCall('/customers/{n}')
+          .then(
+            () => 'called',
+            (err: unknown) => (isEconomicError(err) ? err.kind : 'other'),
+          ),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o === 'called').length, 20, 'exactly the budget');
+    assert.equal(outcomes.filter((o) => o === 'budget_exhausted').length, 40);
+    const [usage] = (await budgets[0]!.usage([agreement])).values();
+    assert.equal(usage?.used, 20);
+    assert.equal(usage?.limit, 20);
+    assert.equal(usage?.pausedUntil, null);
+    // The reconcile share (80 %) is spent too, so a reconciliation's call is refused with nothing taken.
+    await assert.rejects(budgets[1]!.gate(agreement, 'reconcile').beforeCall('/customers'), (err: unknown) => isEconomicError(err) && err.kind === 'budget_exhausted' && /webhook syncs/.test(err.message));
+    assert.equal((await budgets[1]!.usage([agreement])).get(agreement)?.used, 20);
+  } finally {
+    await otherDb.close();
   }
 });
