@@ -6,7 +6,10 @@
 //   - a grant that is broken refuses at once (no e-conomic call, so no retry storm);
 //   - a 401 marks the grant broken; a 403 marks only the entity kind it came from as forbidden;
 //   - when a grant verifies after the tenant was broken or had none, the entities whose syncs were refused
-//     meanwhile are handed to their workflows again (nothing is lost).
+//     meanwhile are handed to their workflows again (nothing is lost);
+//   - every data call of a bound tenant passes its agreement's shared call budget and 429 pause
+//     (src/access/call-budget.ts): syncs may use the whole budget, reconciliation (`priority: 'reconcile'`)
+//     only up to its share.
 // The token is decrypted for this activity only; it never leaves it.
 import { randomUUID } from 'node:crypto';
 import { log as activityLog } from '@temporalio/activity';
@@ -25,6 +28,7 @@ import {
   releaseCandidate,
   type GrantCandidate,
 } from '../src/access/grants';
+import { createCallBudget, type CallBudget, type CallPriority } from '../src/access/call-budget';
 import type { Database } from '../src/db/client';
 import { createEconomicClient, isEconomicError, type CallCounter, type EconomicClient } from '../src/economic';
 import { isEntityKind, type EntityKind } from '../src/shared/entities';
@@ -39,6 +43,10 @@ export interface EconomicSettings {
   appSecretToken: string;
   /** Per-request timeout (ms). */
   timeoutMs?: number;
+  /** Calls per agreement per 24-hour window (ECONOMIC_DAILY_CALL_BUDGET); default 40,000. */
+  dailyCallBudget?: number;
+  /** Share of the budget reconciliation leaves to webhook syncs; default 0.2. */
+  reconcileReserveShare?: number;
 }
 
 /** How a healed tenant's refused entities reach their workflows again (the reconciliation's port). */
@@ -100,7 +108,8 @@ function defaultLog(level: 'info' | 'warn', message: string, fields: Record<stri
 
 export function createEconomicAccess(deps: EconomicAccessDeps) {
   const log = deps.log ?? defaultLog;
-  const clientFor = (ref: TenantRef, token: string, signal?: AbortSignal) =>
+  const budget: CallBudget = createCallBudget(deps.db, { dailyCalls: deps.economic.dailyCallBudget, reconcileReserveShare: deps.economic.reconcileReserveShare });
+  const clientFor = (ref: TenantRef, token: string, signal?: AbortSignal, gate?: ReturnType<CallBudget['gate']>) =>
     createEconomicClient({
       restUrl: deps.economic.restUrl,
       projectsUrl: deps.economic.projectsUrl,
@@ -110,6 +119,7 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
       counter: deps.callCounter,
       agreementKey: ref.tenant,
       signal,
+      gate,
     });
 
   /** `GET /self` with a token: its agreement, or undefined when e-conomic refuses the token (401). */
@@ -175,7 +185,11 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
       if (await clearKindForbidden(deps.db, ref.tenantId, kind)) await kindReadableAgain(ref, kind);
     },
 
-    async open(ref: TenantRef, signal?: AbortSignal): Promise<EconomicSession> {
+    /**
+     * A session on the tenant's grant. `priority`: whose share of the agreement's call budget its calls
+     * take (webhook syncs the whole, reconciliation its share; see src/access/call-budget.ts).
+     */
+    async open(ref: TenantRef, signal?: AbortSignal, options: { priority?: CallPriority } = {}): Promise<EconomicSession> {
       let healed = false;
       for (const candidate of await claimCandidates(deps.db, deps.secretBox, ref.tenantId)) {
         if (await verifyCandidate(ref, candidate, signal)) healed = true;
@@ -210,7 +224,9 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
       const fingerprint = grant.fingerprint;
       // kind → whether its re-check is due (then the next call tries it); absent: readable.
       const forbidden = new Map([...(await kindAccess(deps.db, ref.tenantId))].map(([kind, a]) => [kind, a.due]));
-      const client = clientFor(ref, token, signal);
+      // Bound tenants only: an unbound one has no agreement yet (its first `GET /self` decides it).
+      const gate = grant.agreementNumber === null ? undefined : budget.gate(grant.agreementNumber, options.priority ?? 'sync');
+      const client = clientFor(ref, token, signal, gate);
       return {
         client,
         agreementNumber: grant.agreementNumber,

@@ -1,5 +1,6 @@
 // Turns the e-conomic client's error classes into Temporal activity failures, so the retry policy does
-// the right thing: 429 waits exactly Retry-After (nextRetryDelay), transient errors back off, and
+// the right thing: 429 (or an agreement paused after one) waits exactly Retry-After (nextRetryDelay), a
+// spent call budget waits for its window to end, transient errors back off, and
 // refusals that no retry can heal (401, 403, 400, a listing's 404) fail at once with a readable type.
 // Messages carry the endpoint template and status, never a token.
 import { ApplicationFailure } from '@temporalio/common';
@@ -42,6 +43,10 @@ export function toActivityFailure(err: unknown): Error {
         `e-conomic answered 404 for the listing ${where}: the base URL or path is wrong (ECONOMIC_REST_URL, ECONOMIC_PROJECTS_URL); nothing was read as deleted.`,
         FAILURE_TYPES.listingNotFound,
       );
+    case 'budget_exhausted':
+      // Not e-conomic's answer: our own budget refused the call (src/access/call-budget.ts). Retried when
+      // the window ends; the workflow's attempt limit makes a sync that keeps waiting fail visibly.
+      return ApplicationFailure.create({ message: err.message, type: FAILURE_TYPES.budgetExhausted, nextRetryDelay: err.retryAfterMs });
     case 'bad_request':
       return ApplicationFailure.nonRetryable(`e-conomic rejected our request at ${where} (a bug on our side): ${err.message}`, FAILURE_TYPES.badRequest);
   }

@@ -15,6 +15,8 @@
 // leftovers found by an anti-join in Postgres, read back in batches. Every page heartbeats a cursor
 // (scope, skipPages or project cursor, orphan position, counts), so a retried attempt, on this worker or
 // another, resumes where the last one was; a 429 fails the attempt with Retry-After as its retry delay.
+// Listings take reconciliation's share of the agreement's daily call budget (src/access/call-budget.ts):
+// when it is spent, the scope hands its cursor back as `budgetCut` and the workflow stores the resume point.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { filters, projectFilters, type BookedInvoice, type EconomicClient, type SalesDocument } from '../src/economic';
@@ -160,6 +162,8 @@ export interface ReconcileScopeResult {
   deletionCandidates: number;
   /** Set when the deletion guard stopped this scope's deletions. */
   guard?: DeletionGuardStop;
+  /** Reconciliation's share of the agreement's daily call budget is spent: the run stops here and resumes later. */
+  budgetCut?: boolean;
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
@@ -293,14 +297,21 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       const ticker = setInterval(beat, 5_000);
       try {
         if (cursor.phase === 'list') {
-          const session = await deps.access.open(input, ctx.cancellationSignal);
+          const session = await deps.access.open(input, ctx.cancellationSignal, { priority: 'reconcile' });
           const pages = def.list(session.client, { filter: cursor.filter, skipPages: cursor.skipPages, projectCursor: cursor.projectCursor, pageSize })[Symbol.asyncIterator]();
           let calls = 0;
           for (;;) {
             if (calls >= input.maxPages || signalled.length >= maxSignals) return handBack();
             calls += 1;
             counts.calls += 1;
-            const next = await session.run(() => pages.next());
+            let next;
+            try {
+              next = await session.run(() => pages.next());
+            } catch (err) {
+              // Nothing was called: yield the rest of the day's budget to webhook syncs.
+              if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.budgetExhausted) return { ...handBack(), budgetCut: true };
+              throw err;
+            }
             const page = next.done ? undefined : next.value;
             const items = page?.items ?? [];
             counts.peakItemsInMemory = Math.max(counts.peakItemsInMemory, items.length);

@@ -53,6 +53,8 @@ export interface Config {
   economicRestUrl: string;
   economicProjectsUrl: string;
   economicAppSecretToken: string;
+  /** e-conomic calls per agreement per 24-hour window, shared by every worker (docs/economic-api.md, "The call budget"). */
+  economicDailyCallBudget: number;
   secretsKey: string | undefined;
   dataDir: string;
   role: Role;
@@ -271,6 +273,8 @@ const envSchema = z.object({
     .string()
     .optional()
     .refine((raw) => raw === undefined || isTokenText(raw), 'must be the app secret token as printable ASCII without spaces or line breaks'),
+  // e-conomic's fair use is ~50,000 calls per agreement per day; the default keeps well inside it.
+  ECONOMIC_DAILY_CALL_BUDGET: integer(40_000, 1, 10_000_000),
   SECRETS_KEY: z
     .string()
     .optional()
@@ -360,6 +364,7 @@ export function loadConfig(env: Env = process.env): Config {
     economicRestUrl: v.ECONOMIC_REST_URL,
     economicProjectsUrl: v.ECONOMIC_PROJECTS_URL,
     economicAppSecretToken: v.ECONOMIC_APP_SECRET_TOKEN ?? DEMO_APP_SECRET,
+    economicDailyCallBudget: v.ECONOMIC_DAILY_CALL_BUDGET,
     secretsKey: v.SECRETS_KEY,
     dataDir: path.resolve(v.DATA_DIR ?? './.data'),
     role,

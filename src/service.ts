@@ -110,7 +110,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
       secretBox,
       callCounter,
       entities: entityWorkflowsOn(temporal.client, config.taskQueue),
-      economic: { restUrl: config.economicRestUrl, projectsUrl: config.economicProjectsUrl, appSecretToken: config.economicAppSecretToken },
+      economic: {
+        restUrl: config.economicRestUrl,
+        projectsUrl: config.economicProjectsUrl,
+        appSecretToken: config.economicAppSecretToken,
+        dailyCallBudget: config.economicDailyCallBudget,
+      },
     });
     worker = await createSyncWorker({ connection: temporal.nativeConnection, namespace: temporal.namespace, taskQueue: config.taskQueue, activities });
     reconcileWorker = await createSyncWorker({

@@ -95,6 +95,14 @@ test('RECONCILE_MAX_DELETE_SHARE: a share from 0 to 1, as a fraction or a percen
   assert.match(problems(() => loadConfig({ RECONCILE_TASK_QUEUE: 'two words' }))[0] ?? '', /^RECONCILE_TASK_QUEUE must be a name without spaces/);
 });
 
+test('ECONOMIC_DAILY_CALL_BUDGET: 40,000 by default (inside e-conomic\'s ~50,000 fair use), a positive whole number', () => {
+  assert.equal(loadConfig({}).economicDailyCallBudget, 40_000);
+  assert.equal(loadConfig({ ECONOMIC_DAILY_CALL_BUDGET: '25000' }).economicDailyCallBudget, 25_000);
+  for (const value of ['0', '-5', '1.5', '40k', '10000001']) {
+    assert.match(problems(() => loadConfig({ ECONOMIC_DAILY_CALL_BUDGET: value }))[0] ?? '', /^ECONOMIC_DAILY_CALL_BUDGET must be a whole number from 1 to 10000000/, value);
+  }
+});
+
 test('TRUST_PROXY: off by default; addresses, ranges and names; never "everyone" or a hop count', () => {
   for (const off of ['', 'false', 'off', '0', 'none']) assert.equal(loadConfig({ TRUST_PROXY: off }).trustProxy, false, off);
   assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,loopback,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', 'loopback', 'fd00::/8']);

@@ -10,7 +10,8 @@
 // and every wait has a deadline: an entity silent for `entityTimeoutMs` is reported stuck and no longer
 // awaited, so a run always ends and the next one proceeds. The workflow carries the cursor, enforces the
 // run's call budget (a budget-cut run's position is stored, and the next run of that mode resumes it),
-// and continues as new when its history grows. A scope whose listing fails for good is reported and
+// and continues as new when its history grows. When the agreement's daily e-conomic budget runs low, the
+// listing activity hands back `budgetCut` and the run stops the same way (src/access/call-budget.ts). A scope whose listing fails for good is reported and
 // deletes nothing; the run goes on with the other scopes and then fails visibly.
 import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
@@ -114,6 +115,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   };
 
   let budgetExhausted = false;
+  let dailyBudgetCut = false;
   let calls = 0;
   while (progress.scopeIndex < progress.scopes.length) {
     const scope = progress.scopes[progress.scopeIndex] as ReconcileScope;
@@ -168,6 +170,13 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     }
     if (result.guard) (progress.guard ??= []).push(result.guard);
     progress.deletionCandidates = result.deletionCandidates ?? progress.deletionCandidates;
+    if (result.budgetCut) {
+      // The agreement's daily budget is down to what webhook syncs keep: store where we are, resume later.
+      progress.cursor = result.cursor;
+      budgetExhausted = true;
+      dailyBudgetCut = true;
+      break;
+    }
     if (result.done) {
       progress.scopeIndex += 1;
       progress.cursor = undefined;
@@ -183,7 +192,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   }
   if (wait) await waitUntilAtMost(0);
 
-  const summary = summarize(tenant, progress, budgetExhausted);
+  const summary = { ...summarize(tenant, progress, budgetExhausted), ...(dailyBudgetCut ? { dailyBudgetCut: true } : {}) };
   await bookkeeping.finishReconcile({ tenantId, summary, resume: budgetExhausted ? resumePoint(progress) : undefined });
   if (progress.errors && progress.errors.length > 0) {
     const first = progress.errors[0];

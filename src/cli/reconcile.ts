@@ -16,7 +16,7 @@ export function formatReconcileSummary(s: ReconcileSummary): string {
   const rows = Object.entries(s.scopes).map(([scope, c]) => [scope, String(c?.checked ?? 0), String(c?.signalled ?? 0), String(c?.deleted ?? 0), String(c?.failed ?? 0), String(c?.calls ?? 0)]);
   return [
     `${s.full ? 'full' : 'incremental'} reconciliation of ${s.tenant}: ${s.checked} entities checked, ${s.signalled} synced, ${s.deleted} deleted` +
-      `${s.failed > 0 ? `, ${s.failed} failed` : ''} (${s.listCalls} e-conomic listing calls${s.budgetExhausted ? ', stopped at the call budget' : ''})`,
+      `${s.failed > 0 ? `, ${s.failed} failed` : ''} (${s.listCalls} e-conomic listing calls${s.budgetExhausted ? (s.dailyBudgetCut ? ", stopped: the agreement's daily call budget is kept for webhook syncs" : ', stopped at the call budget') : ''})`,
     formatTable(['scope', 'checked', 'synced', 'deleted', 'failed', 'calls'], rows),
     ...reconcileNotes(s),
   ].join('\n');

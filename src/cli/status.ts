@@ -2,7 +2,9 @@
 // grant of another agreement: docs/webhook.md); per entity kind, rows (live and deleted), last sync,
 // failures and access (`forbidden` after a 403); then each tenant's reconciliation scopes, and under them
 // what the last run needs an operator for: a deletion guard that stopped, stuck entities, failed
-// listings, a budget-cut run waiting to resume (docs/cli.md).
+// listings, a budget-cut run waiting to resume (docs/cli.md). Per bound tenant, its agreement's e-conomic
+// call budget in the current 24-hour window and a 429 pause if any (docs/economic-api.md, "The call budget").
+import { createCallBudget } from '../access/call-budget';
 import { TENANT_SCOPE, type ReconcileSummary } from '../shared/reconcile';
 import { reconcileNotes } from './reconcile';
 import { createEntityStore } from '../store/entity-store';
@@ -43,8 +45,10 @@ export async function status(ctx: CommandContext, args: Record<string, unknown>)
       r.access,
     ]),
   );
+  const budget = await budgetTable(ctx, list);
+  const head = budget ? `${syncs}\n\n${budget}` : syncs;
   const reconciled = await createReconcileStore(ctx.db).stateRows(tenant);
-  if (reconciled.length === 0) return { stdout: `${syncs}\n\nno reconciliation yet` };
+  if (reconciled.length === 0) return { stdout: `${head}\n\nno reconciliation yet` };
   const reconcileTable = formatTable(
     ['tenant', 'reconciliation', 'watermark', 'last run', 'last full run', 'last result'],
     reconciled.map((r) => [r.tenant, r.scope === TENANT_SCOPE ? '(tenant)' : r.scope, instant(r.watermark), instant(r.lastRunAt), instant(r.lastFullRunAt), lastResult(r.lastSummary)]),
@@ -57,5 +61,20 @@ export async function status(ctx: CommandContext, args: Record<string, unknown>)
       if (r.resume) lines.push('last run stopped at its call budget: the next run resumes there');
       return lines.map((line) => `${r.tenant}: ${line}`);
     });
-  return { stdout: [syncs, reconcileTable, ...(notes.length > 0 ? [notes.join('\n')] : [])].join('\n\n') };
+  return { stdout: [head, reconcileTable, ...(notes.length > 0 ? [notes.join('\n')] : [])].join('\n\n') };
+}
+
+/** Bound tenants' e-conomic call budget: used/limit in the current window, and a 429 pause if any. */
+async function budgetTable(ctx: CommandContext, rows: Array<{ tenant: string; agreement: number | null }>): Promise<string | undefined> {
+  const bound = new Map<string, number>();
+  for (const r of rows) if (r.agreement !== null) bound.set(r.tenant, r.agreement);
+  if (bound.size === 0) return undefined;
+  const usage = await createCallBudget(ctx.db, { dailyCalls: ctx.config.economicDailyCallBudget }).usage([...new Set(bound.values())]);
+  return formatTable(
+    ['tenant', 'agreement', 'e-conomic calls (24h window)', 'window ends', 'paused until'],
+    [...bound].map(([name, agreement]) => {
+      const u = usage.get(agreement);
+      return [name, String(agreement), u ? `${u.used}/${u.limit}` : '-', u ? u.windowEnd.toISOString() : '-', u?.pausedUntil ? u.pausedUntil.toISOString() : '-'];
+    }),
+  );
 }

@@ -472,3 +472,29 @@ export const changeDeadLetters = pgTable(
   },
   (t) => [primaryKey({ columns: [t.subscriberId, t.cursor] })],
 );
+
+/**
+ * e-conomic's call budget, shared by every worker process (docs/economic-api.md, "The call budget"):
+ * calls made for one agreement in one fixed 24-hour window (UTC days), counted by one atomic UPSERT per
+ * call (src/access/call-budget.ts). Keyed by the agreement, not the tenant: e-conomic's fair use counts
+ * per agreement. Rows of past windows are only history; the budget reads the current window's row.
+ */
+export const economicCallBudget = pgTable(
+  'economic_call_budget',
+  {
+    agreementNumber: integer('agreement_number').notNull(),
+    windowStart: instant('window_start').notNull(),
+    calls: integer('calls').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.agreementNumber, t.windowStart] })],
+);
+
+/**
+ * An agreement e-conomic answered 429 for: no worker calls e-conomic for it before `paused_until`
+ * (Retry-After, or a default backoff). One row per agreement; a later 429 only ever extends it.
+ */
+export const economicAgreementPauses = pgTable('economic_agreement_pauses', {
+  agreementNumber: integer('agreement_number').primaryKey(),
+  pausedUntil: instant('paused_until').notNull(),
+  updatedAt: instant('updated_at').notNull().defaultNow(),
+});

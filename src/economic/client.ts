@@ -5,7 +5,7 @@
 import type { CallCounter } from './call-counter';
 import { EconomicError } from './errors';
 import type { EconomicApi } from './errors';
-import { EconomicHttp } from './http';
+import { EconomicHttp, type CallGate } from './http';
 import { locateDocument } from './locate';
 import { cursorPaged, skipPaged } from './paging';
 import {
@@ -42,6 +42,8 @@ export interface EconomicClientOptions {
   counter?: CallCounter;
   /** Label calls are counted under, e.g. the tenant name; never the token. Default `default`. */
   agreementKey?: string;
+  /** The agreement's shared call budget and 429 pause, asked before every call (./http.ts). */
+  gate?: CallGate;
 }
 
 export interface LocatedDocument {
@@ -91,6 +93,7 @@ export function createEconomicClient(o: EconomicClientOptions): EconomicClient {
     agreementKey: o.agreementKey ?? 'default',
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.counter ? { counter: o.counter } : {}),
+    ...(o.gate ? { gate: o.gate } : {}),
   });
 
   const getOne = async <T>(api: EconomicApi, collection: string, n: number, parse: (v: unknown) => T): Promise<T | null> => {

@@ -9,8 +9,10 @@
  * - `bad_request` (other 4xx): a bug on our side.
  * - `listing_not_found`: a 404 on a collection. A listing is never "not found" because it is empty, so
  *   this means a wrong base URL or path; it must never be read as "e-conomic has nothing".
+ * - `budget_exhausted`: raised before calling, never by e-conomic: the agreement's daily call budget (or
+ *   the share a reconciliation may use) is spent; `retryAfterMs` is the time until the window ends.
  */
-export type EconomicErrorKind = 'unauthorized' | 'forbidden' | 'rate_limited' | 'transient' | 'bad_request' | 'listing_not_found';
+export type EconomicErrorKind = 'unauthorized' | 'forbidden' | 'rate_limited' | 'transient' | 'bad_request' | 'listing_not_found' | 'budget_exhausted';
 
 /** Which of e-conomic's two API families answered: the legacy REST or the Projects API. */
 export type EconomicApi = 'rest' | 'projects';

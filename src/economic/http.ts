@@ -1,7 +1,9 @@
 // One GET against e-conomic: headers, timeout combined with the caller's signal, call counting, and
 // classification of every failure into an EconomicError. Tokens only ever travel in request headers.
 // A 404 means "no such entity" on a single GET but "wrong base URL or path" on a listing
-// (docs/economic-api.md), so the two are separate methods.
+// (docs/economic-api.md), so the two are separate methods. A `CallGate` (the agreement's shared call
+// budget and 429 pause, docs/economic-api.md "The call budget") is asked before every call and told of
+// every 429.
 
 import type { CallCounter } from './call-counter';
 import { readErrorBody } from './error-body';
@@ -16,6 +18,17 @@ export interface HttpOptions {
   signal?: AbortSignal;
   counter?: CallCounter;
   agreementKey: string;
+  gate?: CallGate;
+}
+
+/**
+ * Asked before each call; throws an EconomicError instead of letting it out (`rate_limited` while the
+ * agreement is paused, `budget_exhausted` past its budget). Implemented on Postgres by src/access/call-budget.ts.
+ */
+export interface CallGate {
+  beforeCall(endpoint: string): Promise<void>;
+  /** e-conomic answered 429: pause the agreement (for `retryAfterMs`, or a default backoff). */
+  rateLimited(retryAfterMs: number | undefined): Promise<void>;
 }
 
 export type Query = Record<string, string | number | undefined>;
@@ -84,6 +97,7 @@ export class EconomicHttp {
     const signal = callerSignal
       ? AbortSignal.any([callerSignal, AbortSignal.timeout(this.o.timeoutMs)])
       : AbortSignal.timeout(this.o.timeoutMs);
+    if (this.o.gate) await this.o.gate.beforeCall(endpoint);
     this.o.counter?.record(this.o.agreementKey, endpoint);
 
     const transient = (what: string, status?: number): EconomicError =>
@@ -114,7 +128,11 @@ export class EconomicHttp {
     }
 
     if (res.status === 404 && target === 'entity') return null;
-    if (res.status < 200 || res.status >= 300) throw this.statusError(req, res, text);
+    if (res.status < 200 || res.status >= 300) {
+      const err = this.statusError(req, res, text);
+      if (err.kind === 'rate_limited' && this.o.gate) await this.o.gate.rateLimited(err.retryAfterMs);
+      throw err;
+    }
 
     let body: unknown;
     try {

@@ -6,6 +6,7 @@ export type { EconomicApi, EconomicErrorKind } from './errors';
 export { MISSING_MODULES_ERROR_CODE } from './error-body';
 export { CallCounter } from './call-counter';
 export type { CallCounterEntry } from './call-counter';
+export type { CallGate } from './http';
 export { filters, formatInstant, projectFilters } from './filter';
 export type { FilterBuilder, FilterValue } from './filter';
 export {

@@ -3,7 +3,13 @@
 export const FAILURE_TYPES = {
   credentialsRejected: 'EconomicCredentialsRejected',
   forbidden: 'EconomicForbidden',
+  /** 429 from e-conomic, or its agreement paused after one (any worker saw it): retried after the pause. */
   rateLimited: 'EconomicRateLimited',
+  /**
+   * The agreement's daily call budget is spent (ECONOMIC_DAILY_CALL_BUDGET): nothing was called; retried
+   * when the 24-hour window ends (docs/economic-api.md, "The call budget").
+   */
+  budgetExhausted: 'EconomicBudgetExhausted',
   transient: 'EconomicTransient',
   badRequest: 'EconomicBadRequest',
   listingNotFound: 'EconomicListingNotFound',

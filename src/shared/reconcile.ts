@@ -193,6 +193,11 @@ export interface ReconcileSummary {
   listCalls: number;
   /** Set when the run stopped at its call budget; unfinished scopes keep their watermark. */
   budgetExhausted: boolean;
+  /**
+   * Set when it stopped because the agreement's daily e-conomic budget (shared with webhook syncs) fell
+   * below reconciliation's share, rather than at the run's own `maxListCallsPerRun`.
+   */
+  dailyBudgetCut?: boolean;
   scopes: Partial<Record<ReconcileScope, ScopeCounts>>;
   /** Entities that did not report back within the entity timeout (the first few). */
   stuck?: StuckEntity[];
