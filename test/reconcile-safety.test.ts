@@ -11,7 +11,10 @@ import { CliError } from '../src/cli/context';
 import { loadConfig } from '../src/config';
 import { queryRows } from '../src/db/client';
 import { economicBookedInvoices, economicCustomers, economicProjects, reconcileState } from '../src/db/schema';
-import { RECONCILE_WORKFLOW_TYPE, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
+import { emptyCounts, ENTITY_DONE_SIGNAL, RECONCILE_WORKFLOW_TYPE, reconcileEventId, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
+import { createSyncWorker } from '../src/worker';
+import { createActivities } from '../activities';
+import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/reconcile';
 import { scheduleOffsetMs } from '../src/temporal/reconcile-schedule';
 import { entityWorkflowsOn } from '../src/temporal/signal-entity';
 import type { reconcileWorkflow } from '../workflows/reconcile';
@@ -187,6 +190,33 @@ test('lost booked-invoice webhooks are caught incrementally', async () => {
     .from(reconcileState)
     .where(and(eq(reconcileState.tenantId, t.id), eq(reconcileState.scope, 'booked-invoice:new')));
   assert.equal(state?.numberWatermark, created[4]);
+});
+
+test('an entity listed again by a later scope after it reported back is not awaited a second time', async () => {
+  // The race behind it: the unpaid scope lists a new invoice whose sync is just ending, signals it under the
+  // run's event id (its entity workflow drops it as a duplicate), and the report of the first signal
+  // arrives before that listing returns. Staged exactly with a listing activity that plays both scopes.
+  const t = await h.createTenant('listed-twice');
+  const entity = { kind: 'customer' as const, number: 1 };
+  let listings = 0;
+  const reconcileScope = async (input: ReconcileScopeInput): Promise<ReconcileScopeResult> => {
+    listings += 1;
+    const eventId = reconcileEventId(input.signalRunId ?? input.runId, entity.kind, entity.number);
+    if (listings === 2) await h.temporal.env.client.workflow.getHandle(input.replyTo!).signal(ENTITY_DONE_SIGNAL, { eventId, outcome: 'synced' });
+    const cursor = { runId: input.runId, scope: input.scope, phase: 'list' as const, skipPages: 0, counts: emptyCounts() };
+    return { done: true, cursor, signalled: listings <= 2 ? [entity] : [], deletionCandidates: 0 };
+  };
+  const taskQueue = uniqueTaskQueue('listed-twice');
+  const worker = await createSyncWorker({ connection: h.temporal.env.nativeConnection, namespace: h.temporal.namespace, taskQueue, activities: { ...createActivities(h.activityDeps), reconcileScope } });
+  const running = worker.run();
+  try {
+    const summary = await (await start(t, 'incremental', { entityTimeoutMs: 30_000 }, undefined, taskQueue)).result();
+    assert.ok(listings >= 2);
+    assert.equal(summary.stuckCount ?? 0, 0, 'the entity counted with the outcome it already reported, not awaited until its deadline');
+  } finally {
+    worker.shutdown();
+    await running;
+  }
 });
 
 test('a listing 404 and a wrong Projects URL delete nothing', async () => {

@@ -11,8 +11,9 @@
 // awaited, so a run always ends and the next one proceeds. The workflow carries the cursor, enforces the
 // run's call budget (a budget-cut run's position is stored, and the next run of that mode resumes it),
 // and continues as new when its history grows. When the agreement's daily e-conomic budget runs low, the
-// listing activity hands back `budgetCut` and the run stops the same way (src/access/call-budget.ts). A scope whose listing fails for good is reported and
-// deletes nothing; the run goes on with the other scopes and then fails visibly.
+// listing activity hands back `budgetCut` and the run stops the same way (src/access/call-budget.ts).
+// A scope whose listing fails for good is reported and deletes nothing; the run goes on with the other
+// scopes and then fails visibly.
 import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
 import {
@@ -62,6 +63,10 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   const outstanding = new Map<string, Awaited>();
   // Reports that arrived before the activity that signalled them returned.
   const early = new Map<string, string>();
+  // Outcomes of this execution's settled entities. An entity listed again by a later scope (an unpaid
+  // invoice that is also new) gets the same event id, which its entity workflow may drop as a duplicate:
+  // it is counted with the outcome it already reported instead of being awaited for a report that never comes.
+  const reported = new Map<string, string>();
 
   let progress: ReconcileProgress;
   if (input.progress) {
@@ -79,6 +84,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     const entity = outstanding.get(eventId);
     if (!entity) return false;
     outstanding.delete(eventId);
+    reported.set(eventId, outcome);
     const counts = scopeCounts(entity.scope);
     if (outcome === 'failed') counts.failed += 1;
     else if (outcome === 'deleted') counts.deleted += 1;
@@ -161,7 +167,14 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     // `?? []`: a run recorded before entities reported back (its activity awaited them) replays unchanged.
     for (const entity of result.signalled ?? []) {
       const eventId = reconcileEventId(execution, entity.kind, entity.number);
+      // Already awaited for an earlier scope: its one report settles it once.
+      if (outstanding.has(eventId)) continue;
       outstanding.set(eventId, { scope, kind: entity.kind, number: entity.number, since: now });
+      const already = reported.get(eventId);
+      if (already !== undefined) {
+        settle(eventId, already);
+        continue;
+      }
       const outcome = early.get(eventId);
       if (outcome !== undefined) {
         early.delete(eventId);
