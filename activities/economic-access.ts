@@ -204,9 +204,14 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
         }
       }
       if (healed) await resyncRefused(ref);
-      if ((!grant?.token || grant.status === 'broken') && (await candidateBeingVerified(deps.db, ref.tenantId))) {
-        // Another sync is verifying a new token right now: retry shortly rather than fail on the old state.
-        throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is being verified; this sync retries`, FAILURE_TYPES.transient);
+      if (!grant?.token || grant.status === 'broken') {
+        if (await candidateBeingVerified(deps.db, ref.tenantId)) {
+          // Another sync is verifying a new token right now: retry shortly rather than fail on the old state.
+          throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is being verified; this sync retries`, FAILURE_TYPES.transient);
+        }
+        // A verification that ended between the first read and that check adopted its grant in the same
+        // transaction that released its candidate: read again rather than fail on the state before it.
+        grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
       }
       if (!grant?.token || !grant.fingerprint) {
         throw ApplicationFailure.nonRetryable(
