@@ -34,7 +34,7 @@ import { hotFunctions, newestProfile, type HotFunction } from './lib/profile';
 import { compareWithFake, countPresent, type DocKind, type EntityRef } from './lib/verify';
 
 const env = process.env;
-// The sizes (10,000 webhooks, 100,000 documents and requests) take far longer than ~10 minutes on
+// The full sizes (10,000 webhooks, 100,000 documents and requests) take far longer than ~10 minutes on
 // a 2-core machine, so the default scale is 0.1; BENCH_SCALE=1 runs the full sizes.
 const SCALE = Number(env.BENCH_SCALE ?? 0.1);
 const num = (name: string, dflt: number) => Math.max(1, Math.round(env[name] ? Number(env[name]) : dflt * SCALE));
@@ -358,7 +358,7 @@ async function endToEnd(ctx: Ctx): Promise<void> {
 
 async function reconciliation(ctx: Ctx): Promise<void> {
   // Every document of an empty database becomes one entity workflow (~10/s on 2 cores with the dev
-  // server), so the default is 2,000 at the default scale; the size: BENCH_RECONCILE_DOCS=100000.
+  // server), so the default is 2,000 at the default scale; the onboarding size: BENCH_RECONCILE_DOCS=100000.
   const docs = num('BENCH_RECONCILE_DOCS', 20_000);
   const workflowFile = path.join(__dirname, '..', 'workflows', 'reconcile.ts');
   if (!existsSync(workflowFile)) {
