@@ -230,7 +230,9 @@ function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolea
     if (!counts) continue;
     total.checked += counts.checked;
     total.signalled += counts.signalled;
-    total.synced += counts.synced;
+    // Bulk-committed entities are synced entities that needed no entity workflow.
+    total.synced += counts.synced + (counts.bulk ?? 0);
+    total.bulk = (total.bulk ?? 0) + (counts.bulk ?? 0);
     total.deleted += counts.deleted;
     total.failed += counts.failed;
     stuck += counts.stuck ?? 0;
@@ -242,6 +244,7 @@ function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolea
     checked: total.checked,
     signalled: total.signalled,
     synced: total.synced,
+    bulk: total.bulk ?? 0,
     deleted: total.deleted,
     failed: total.failed,
     listCalls: p.listCalls,

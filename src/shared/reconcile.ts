@@ -52,8 +52,14 @@ export interface ReconcileOptions {
   maxListCallsPerRun?: number;
   /** Re-list this much before the watermark, for clock skew and late commits. Default 5 minutes. */
   overlapMs?: number;
-  /** Concurrent signals one activity sends. Default 16. */
+  /** Concurrent signals, and concurrent entity fetches of the bulk lane, of one activity. Default 16. */
   concurrency?: number;
+  /**
+   * The bulk lane (docs/architecture.md): new and stale entities that need no entity workflow are fetched
+   * and committed by the reconciliation activity itself, many per transaction. Default true; false hands
+   * every entity to its entity workflow.
+   */
+  bulk?: boolean;
   /** Wait for the signalled entity workflows to finish, so the summary reflects completed work. Default true. */
   waitForEntities?: boolean;
   /**
@@ -85,6 +91,8 @@ export interface ScopeCounts {
   checked: number;
   /** Entity workflows signalled. */
   signalled: number;
+  /** Entities the bulk lane committed itself (no entity workflow): synced, counted in the summary's `synced`. */
+  bulk?: number;
   /** Of those awaited: synced, marked deleted, failed. */
   synced: number;
   deleted: number;
@@ -187,7 +195,10 @@ export interface ReconcileSummary {
   full: boolean;
   checked: number;
   signalled: number;
+  /** Entities synced: by their entity workflows (reported back) and by the bulk lane. */
   synced: number;
+  /** Of `synced`: committed by the bulk lane, without an entity workflow. */
+  bulk?: number;
   deleted: number;
   failed: number;
   listCalls: number;
