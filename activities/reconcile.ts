@@ -72,6 +72,8 @@ export interface ReconcileDeps {
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
 export const DEFAULT_MAX_DELETE_SHARE = 0.2;
 const ORPHAN_BATCH = 500;
+/** The run's progress on the tenant's row is written at most this often (and on each activity's first page). */
+const PROGRESS_EVERY_MS = 5_000;
 const SEEN_KEPT_MS = 2 * 24 * 3600_000;
 
 /** One listed entity, reduced to what the comparison needs. */
@@ -83,6 +85,8 @@ interface Listed {
 
 interface ListedPage {
   items: Listed[];
+  /** e-conomic's count for the whole listing (`pagination.results`). */
+  results?: number;
   nextSkipPages?: number;
   nextProjectCursor?: string;
 }
@@ -96,8 +100,8 @@ interface ScopeDef {
   list(client: EconomicClient, o: { filter?: string; skipPages?: number; projectCursor?: string; pageSize: number }): AsyncIterable<ListedPage>;
 }
 
-async function* restPages<T>(pages: AsyncIterable<{ items: T[]; nextSkipPages?: number }>, map: (item: T) => Listed): AsyncGenerator<ListedPage> {
-  for await (const page of pages) yield { items: page.items.map(map), nextSkipPages: page.nextSkipPages };
+async function* restPages<T>(pages: AsyncIterable<{ items: T[]; nextSkipPages?: number; results?: number }>, map: (item: T) => Listed): AsyncGenerator<ListedPage> {
+  for await (const page of pages) yield { items: page.items.map(map), nextSkipPages: page.nextSkipPages, results: page.results };
 }
 
 const doc = (key: 'orderNumber' | 'quoteNumber' | 'draftInvoiceNumber') => (d: SalesDocument): Listed => ({ number: d[key] as number, lastUpdated: d.lastUpdated ?? null });
@@ -159,6 +163,8 @@ export interface ReconcileScopeInput extends TenantRef {
   replyTo?: string;
   /** Rows the run's earlier scopes would mark deleted (the deletion guard counts the whole run). */
   deletionCandidates?: number;
+  /** Where the scope is in its run, for the progress on the tenant's row. */
+  position?: { scopeIndex: number; scopeCount: number; checkedBefore: number };
   options?: ReconcileOptions;
 }
 
@@ -289,6 +295,30 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     });
   }
 
+  /** The run's progress on the tenant's row: this scope's counts, e-conomic's total, the rate and ETA. */
+  async function recordProgress(input: ReconcileScopeInput, cursor: ScopeCursor): Promise<void> {
+    const now = Date.now();
+    const elapsed = Math.max(1, now - (cursor.scanStartedAt ? Date.parse(cursor.scanStartedAt) : now)) / 1000;
+    const c = cursor.counts;
+    const ratePerSecond = c.checked / elapsed;
+    const left = cursor.total !== undefined ? Math.max(0, cursor.total - c.checked) : undefined;
+    await reconcileStore.recordProgress(input.tenantId, {
+      runId: input.runId,
+      full: input.full,
+      scope: input.scope,
+      scopeIndex: input.position?.scopeIndex ?? 0,
+      scopeCount: input.position?.scopeCount ?? 1,
+      checkedBefore: input.position?.checkedBefore ?? 0,
+      checked: c.checked,
+      ...(cursor.total !== undefined ? { total: cursor.total } : {}),
+      bulk: c.bulk ?? 0,
+      signalled: c.signalled,
+      ratePerSecond,
+      ...(left !== undefined && ratePerSecond > 0 ? { etaSeconds: left / ratePerSecond } : {}),
+      updatedAt: new Date(now).toISOString(),
+    });
+  }
+
   async function finishScope(input: ReconcileScopeInput, cursor: ScopeCursor): Promise<void> {
     const def = SCOPES[input.scope];
     await reconcileStore.finishScope(input.tenantId, input.runId, input.scope, {
@@ -326,6 +356,12 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         cursor = next;
         committed = { ...next, counts: { ...counts } };
         beat();
+      };
+      let progressAt = 0;
+      const progress = async () => {
+        if (Date.now() - progressAt < PROGRESS_EVERY_MS) return;
+        progressAt = Date.now();
+        await recordProgress(input, committed);
       };
       beat();
       const ticker = setInterval(beat, 5_000);
@@ -373,10 +409,12 @@ export function createReconcileActivities(deps: ReconcileDeps) {
               ...cursor,
               maxLastUpdated,
               maxNumber,
+              total: cursor.total ?? page?.results,
               skipPages: page?.nextSkipPages,
               projectCursor: page?.nextProjectCursor,
               ...(more ? {} : { phase: 'orphans' as const, afterNumber: 0 }),
             });
+            await progress();
             if (!more) break;
           }
         }

@@ -14,12 +14,14 @@
 // listing activity hands back `budgetCut` and the run stops the same way (src/access/call-budget.ts).
 // A scope whose listing fails for good is reported and deletes nothing; the run goes on with the other
 // scopes and then fails visibly.
-import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
 import {
   emptyCounts,
   ENTITY_DONE_SIGNAL,
+  RECONCILE_PROGRESS_QUERY,
   reconcileEventId,
+  type ReconcileQueryAnswer,
   type EntityDone,
   type ReconcileInput,
   type ReconcileProgress,
@@ -33,6 +35,8 @@ const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
 const reconciliation = proxyActivities<ReconciliationActivities>(RECONCILIATION_OPTIONS);
 
 export const entityDoneSignal = defineSignal<[EntityDone]>(ENTITY_DONE_SIGNAL);
+/** Where the run stands (the UI, `reconcile`): counts as of its last listing activity. */
+export const progressQuery = defineQuery<ReconcileQueryAnswer>(RECONCILE_PROGRESS_QUERY);
 
 /** Activity calls per execution before continuing as new (each is a handful of history events). */
 const CALLS_PER_EXECUTION = 200;
@@ -91,6 +95,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     else counts.synced += 1;
     return true;
   };
+  setHandler(progressQuery, () => ({ scopes: progress.scopes, scopeIndex: progress.scopeIndex, perScope: progress.perScope, listCalls: progress.listCalls, outstanding: outstanding.size }));
   setHandler(entityDoneSignal, ({ eventId, outcome }) => {
     if (settle(eventId, outcome)) return;
     // Reports for earlier runs under this workflow id are not ours; ours may come before the activity returned.
@@ -146,6 +151,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
         signalRunId: execution,
         replyTo: wait ? workflowInfo().workflowId : undefined,
         deletionCandidates: progress.deletionCandidates ?? 0,
+        position: { scopeIndex: progress.scopeIndex, scopeCount: progress.scopes.length, checkedBefore: checkedBefore(progress, scope) },
         options,
       });
     } catch (err) {
@@ -217,6 +223,13 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     });
   }
   return summary;
+}
+
+/** Entities compared by the run's other scopes (for the progress the listing activity records). */
+function checkedBefore(p: ReconcileProgress, scope: ReconcileScope): number {
+  let n = 0;
+  for (const [s, counts] of Object.entries(p.perScope)) if (s !== scope && counts) n += counts.checked;
+  return n;
 }
 
 function resumePoint(p: ReconcileProgress) {

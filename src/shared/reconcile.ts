@@ -124,6 +124,8 @@ export interface ScopeCursor {
   scanStartedAt?: string;
   /** Greatest number listed so far (booked invoices: the scope's next number watermark). */
   maxNumber?: number;
+  /** e-conomic's count for this listing (`pagination.results` of its first page), for progress. */
+  total?: number;
   /** Orphan phase of a full run: the rows it would mark deleted, counted once before the first is signalled. */
   candidates?: number;
   counts: ScopeCounts;
@@ -161,6 +163,60 @@ export interface ReconcileResume {
   scopeIndex: number;
   cursor?: ScopeCursor;
   deletionCandidates: number;
+}
+
+/**
+ * A running reconciliation's progress, on the tenant's `reconcile_state` row (`status`, the `reconcile`
+ * command) and from the workflow's `progress` query. `total` is e-conomic's count for the scope's listing
+ * (`pagination.results`, docs/economic-api.md), when it gives one.
+ */
+export interface ReconcileLiveProgress {
+  runId: string;
+  full: boolean;
+  scope: ReconcileScope;
+  /** 0-based position of the scope in the run, and the run's number of scopes. */
+  scopeIndex: number;
+  scopeCount: number;
+  /** Entities compared in the run's earlier scopes. */
+  checkedBefore: number;
+  /** This scope: entities compared, of `total`; committed in bulk; handed to entity workflows. */
+  checked: number;
+  total?: number;
+  bulk: number;
+  signalled: number;
+  /** Entities compared per second in this scope, and the seconds left for it at that rate. */
+  ratePerSecond: number;
+  etaSeconds?: number;
+  updatedAt: string;
+}
+
+/** The reconcile workflow's query: its progress as it knows it (counts as of its last activity). */
+export const RECONCILE_PROGRESS_QUERY = 'progress';
+
+/** Where a run stands, as the workflow's query answers. */
+export interface ReconcileQueryAnswer {
+  scopes: ReconcileScope[];
+  scopeIndex: number;
+  perScope: Partial<Record<ReconcileScope, ScopeCounts>>;
+  listCalls: number;
+  /** Entities signalled and not yet reported back. */
+  outstanding: number;
+}
+
+/** One line for an operator: where a run is and when it should end. */
+export function formatLiveProgress(p: ReconcileLiveProgress): string {
+  const of = p.total !== undefined ? `/${p.total}` : '';
+  const eta = p.etaSeconds !== undefined ? `, about ${formatSeconds(p.etaSeconds)} left in this scope` : '';
+  return (
+    `scope ${p.scopeIndex + 1}/${p.scopeCount} ${p.scope}: ${p.checked}${of} compared, ${p.bulk} synced in bulk, ${p.signalled} to entity workflows` +
+    ` (${p.checkedBefore} in earlier scopes; ${p.ratePerSecond.toFixed(1)}/s${eta})`
+  );
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 /** The signal an entity workflow sends back to the reconciliation that signalled it (docs/temporal.md). */
