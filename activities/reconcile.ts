@@ -358,8 +358,8 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         beat();
       };
       let progressAt = 0;
-      const progress = async () => {
-        if (Date.now() - progressAt < PROGRESS_EVERY_MS) return;
+      const progress = async (force = false) => {
+        if (!force && Date.now() - progressAt < PROGRESS_EVERY_MS) return;
         progressAt = Date.now();
         await recordProgress(input, committed);
       };
@@ -414,7 +414,8 @@ export function createReconcileActivities(deps: ReconcileDeps) {
               projectCursor: page?.nextProjectCursor,
               ...(more ? {} : { phase: 'orphans' as const, afterNumber: 0 }),
             });
-            await progress();
+            // The listing's last page: its final counts, however recent the last write.
+            await progress(!more);
             if (!more) break;
           }
         }

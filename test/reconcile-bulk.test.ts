@@ -14,6 +14,7 @@ import { entityWorkflowId } from '../src/shared/entities';
 import { RECONCILE_WORKFLOW_TYPE } from '../src/shared/reconcile';
 import { entityChange } from '../src/shared/sync-signals';
 import { createEntityStore } from '../src/store/entity-store';
+import { createReconcileStore } from '../src/store/reconcile-store';
 import { entityWorkflowsOn, signalEntityChange } from '../src/temporal/signal-entity';
 import { createActivities } from '../activities';
 import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/reconcile';
@@ -77,6 +78,7 @@ test('onboarding: a full run into an empty database commits everything in bulk, 
   await assertTenantConverged(h.database.db, t);
 
   assert.equal(summary.signalled, 1, 'only the order gone since its listing went its entity workflow');
+  assert.equal(await createReconcileStore(h.database.db).progress(t.id), undefined, 'the progress is cleared when the run ends');
   assert.equal(summary.failed, 0);
   assert.deepEqual(await entityWorkflows(t.name), [entityWorkflowId(t.name, 'order', gone)]);
   const entities = 8 + 5 + 6 * 3 * 2 + 8 + 10;
@@ -120,6 +122,12 @@ test('a running entity workflow, a failed sync and a pending renumbering go the 
   assert.equal(result.cursor.counts.bulk, 7);
   assert.equal(result.cursor.counts.signalled, 3);
   assert.deepEqual(await liveDrafts(t), seeded.draftInvoices.filter((n) => ![running, failed, renumbered].includes(n)).sort((a, b) => a - b));
+  // The scope's progress on the tenant's row (status, the reconcile command): e-conomic's count included.
+  const progress = await createReconcileStore(h.database.db).progress(t.id);
+  assert.deepEqual(
+    progress && { scope: progress.scope, checked: progress.checked, total: progress.total, bulk: progress.bulk, signalled: progress.signalled },
+    { scope: 'draft-invoice', checked: 10, total: 10, bulk: 7, signalled: 3 },
+  );
   // The failed sync's pending renumbering is left for its workflow to apply.
   const [pending] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, t.id), eq(syncState.number, renumbered)));
   assert.equal(pending?.pendingOldNumber, 9999);
