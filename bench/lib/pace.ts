@@ -37,7 +37,7 @@ export function paceFromEnv(env: NodeJS.ProcessEnv): Pace {
     meanLatencyMs: (minMs + maxMs) / 2,
     ratePerSecond,
     concurrency,
-    concurrencySource: env.BENCH_API_CONCURRENCY ? 'BENCH_API_CONCURRENCY' : "the worker's activity slots (src/worker.ts)",
+    concurrencySource: env.BENCH_API_CONCURRENCY ? 'BENCH_API_CONCURRENCY' : "the worker's activity slots, src/worker.ts",
   };
 }
 
