@@ -403,11 +403,12 @@ function rateLimitFor(ctx: Ctx, pace: Pace | undefined, ...grants: string[]): vo
 }
 
 /** Per-sync costs of a tenant's entity workflows, as rows (README.md, "Benchmarks": where the time goes). */
-async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: number): Promise<Record<string, unknown>> {
+async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: number): Promise<{ costs: Record<string, unknown>; rows: Row[] }> {
   await waitUntil(`${tenant}'s workflows to close`, () => noneRunning(ctx.client, tenant), 60_000);
   const c = await entityHistoryCosts(ctx.client, tenant, HISTORY_SAMPLE);
   const per = (n: number) => fmt(n / c.syncs, 2);
-  rows.push(
+  const out: Row[] = [];
+  out.push(
     {
       scenario,
       measure: 'per sync: workflow tasks / activity tasks / history events',
@@ -425,7 +426,7 @@ async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: n
       notes: `${fmt(c.totalEvents)} events in ${fmt(c.executions)} entity workflow runs for ${fmt(events)} webhooks`,
     },
   );
-  return { ...c };
+  return { costs: { ...c }, rows: out };
 }
 
 async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
@@ -498,7 +499,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     concurrency,
     ...(pace ? { pace, floorMs, inlineFloorMs } : {}),
     temporal: { ms: temporalMs, complete, answered: sent?.counts, webhookMs: sent?.ms, calls: temporalCalls, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } },
-    perSync,
+    perSync: perSync.costs,
     inline: { ms: inlineSent.ms, answered: inlineSent.counts, calls: inlineCalls, check: { ...inlineCheck, missing: inlineCheck.missing.length, mismatched: inlineCheck.mismatched.slice(0, 10) } },
   };
   const seconds = complete ? fmt(temporalMs / 1000, 1) : `>${fmt(temporalMs / 1000, 0)} (incomplete)`;
@@ -535,6 +536,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     ...(pace ? {} : { target: TARGETS.e2eCallsVsInline.text, met: atMost(callsRatio, TARGETS.e2eCallsVsInline.max) }),
     notes: `${fmt(temporalCalls)} vs ${fmt(inlineCalls)} calls`,
   });
+  rows.push(...perSync.rows);
 }
 
 // ---------------------------------------------------------------- reconciliation
