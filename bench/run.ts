@@ -778,7 +778,7 @@ async function burst(ctx: Ctx): Promise<void> {
       met: answerRate >= TARGETS.burstAnswerRate.min && ok === n,
       notes: `${fmt(ok)} of ${fmt(n)} answers a 202`,
     },
-    { scenario: s, measure: 'every 202 synced?', value: complete && check.mismatched.length === 0 ? 'yes' : 'NO', baseline: '', ratio: '', notes: `${fmt(check.present)} of ${fmt(ackedCount)} acknowledged entities (of ${fmt(refs.length)}) committed and equal to the fake, ${fmt(drainMs / 1000, 1)} s after the last answer; sync_events ${events?.total ?? 0} rows, ${events?.queued ?? 0} still queued` },
+    { scenario: s, measure: 'every 202 synced?', value: complete && check.mismatched.length === 0 ? 'yes' : 'NO', baseline: '', ratio: '', notes: `${fmt(check.present)} of ${fmt(refs.length)} entities committed (${fmt(ackedCount)} had a 202), ${fmt(check.mismatched.length)} differing from the fake; ${fmt(drainMs / 1000, 1)} s after the last answer; sync_events ${events?.total ?? 0} rows, ${events?.queued ?? 0} still queued` },
     {
       scenario: s,
       measure: 'seconds after the last answer until every acknowledged entity is committed vs plain copy of the same entities',
