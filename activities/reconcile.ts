@@ -1,8 +1,14 @@
-// Reconciliation activities: list e-conomic page by page, compare each page with Postgres, and
-// hand every entity that is missing, stale or gone to its entity workflow (the EntityWorkflows port, the
-// same signal-with-start path webhooks use), so dependencies, ordering and coalescing come from the
-// entity workflow. They never wait for an entity: they return what they signalled, and the reconcile
-// workflow awaits the entities' reports (workflows/reconcile.ts), so no worker slot is held meanwhile.
+// Reconciliation activities: list e-conomic page by page, compare each page with Postgres, and sync
+// what is missing or stale. Most of a page goes the bulk lane (activities/bulk-sync.ts): fetched, its
+// dependencies resolved once per page, committed many per transaction through the entity store, with no
+// workflow per entity. An entity goes to its entity workflow (the EntityWorkflows port, the same
+// signal-with-start path webhooks use) when that workflow is running (one visibility query per page), when
+// sync_state holds a failed sync or a pending renumbering, when the bulk lane hands it back (a 404 since
+// the listing, a failed fetch, a missing dependency, an integrity violation), and for every row only
+// Postgres has (deletions). The activity never waits for an entity workflow: it returns what it
+// signalled, and the reconcile workflow awaits the reports (workflows/reconcile.ts), holding no worker slot.
+// The bulk commits of a page happen before the heartbeat of the next cursor, so a retried attempt lists
+// that page again at worst, and finds what was committed equal to e-conomic.
 //
 // Watermarks cannot run ahead of what was compared: a `lastUpdated` scope's watermark is the instant its
 // scan began (the next run re-lists from there minus the overlap), and booked invoices keep a number
@@ -42,7 +48,8 @@ import { entityChange, type EntityChange } from '../src/shared/sync-signals';
 import type { EntityStore, StoredEntity } from '../src/store/entity-store';
 import type { ReconcileStore } from '../src/store/reconcile-store';
 import type { DocumentStatus } from '../src/sync/entity-record';
-import type { EconomicAccess, TenantRef } from './economic-access';
+import { bulkSync } from './bulk-sync';
+import type { EconomicAccess, EconomicSession, TenantRef } from './economic-access';
 
 /**
  * How reconciliation reaches entity workflows. Activities do not know Temporal's client: the
@@ -51,6 +58,8 @@ import type { EconomicAccess, TenantRef } from './economic-access';
 export interface EntityWorkflows {
   /** Hands the change to its entity's workflow (signal-with-start), as a webhook does. */
   notify(change: EntityChange): Promise<void>;
+  /** The numbers of this tenant's entities of this kind whose entity workflow is running now (one visibility query). */
+  running(tenant: string, kind: EntityKind): Promise<Set<number>>;
 }
 
 export interface ReconcileDeps {
@@ -63,6 +72,8 @@ export interface ReconcileDeps {
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
 export const DEFAULT_MAX_DELETE_SHARE = 0.2;
 const ORPHAN_BATCH = 500;
+/** The run's progress on the tenant's row is written at most this often (and on each activity's first page). */
+const PROGRESS_EVERY_MS = 5_000;
 const SEEN_KEPT_MS = 2 * 24 * 3600_000;
 
 /** One listed entity, reduced to what the comparison needs. */
@@ -74,6 +85,8 @@ interface Listed {
 
 interface ListedPage {
   items: Listed[];
+  /** e-conomic's count for the whole listing (`pagination.results`). */
+  results?: number;
   nextSkipPages?: number;
   nextProjectCursor?: string;
 }
@@ -87,8 +100,8 @@ interface ScopeDef {
   list(client: EconomicClient, o: { filter?: string; skipPages?: number; projectCursor?: string; pageSize: number }): AsyncIterable<ListedPage>;
 }
 
-async function* restPages<T>(pages: AsyncIterable<{ items: T[]; nextSkipPages?: number }>, map: (item: T) => Listed): AsyncGenerator<ListedPage> {
-  for await (const page of pages) yield { items: page.items.map(map), nextSkipPages: page.nextSkipPages };
+async function* restPages<T>(pages: AsyncIterable<{ items: T[]; nextSkipPages?: number; results?: number }>, map: (item: T) => Listed): AsyncGenerator<ListedPage> {
+  for await (const page of pages) yield { items: page.items.map(map), nextSkipPages: page.nextSkipPages, results: page.results };
 }
 
 const doc = (key: 'orderNumber' | 'quoteNumber' | 'draftInvoiceNumber') => (d: SalesDocument): Listed => ({ number: d[key] as number, lastUpdated: d.lastUpdated ?? null });
@@ -150,6 +163,8 @@ export interface ReconcileScopeInput extends TenantRef {
   replyTo?: string;
   /** Rows the run's earlier scopes would mark deleted (the deletion guard counts the whole run). */
   deletionCandidates?: number;
+  /** Where the scope is in its run, for the progress on the tenant's row. */
+  position?: { scopeIndex: number; scopeCount: number; checkedBefore: number };
   options?: ReconcileOptions;
 }
 
@@ -236,14 +251,39 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     return { candidates, stop: { scope: input.scope, candidates: total, rows, maxShare } };
   }
 
+  function entityWorkflows(): EntityWorkflows {
+    if (!deps.entities) throw ApplicationFailure.nonRetryable('reconciliation needs the entity workflows port in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
+    return deps.entities;
+  }
+
+  /** `order:sent` → look in sent first: the entity's fetch then costs one call, not up to three. */
+  function stateHintOf(scope: ReconcileScope) {
+    const state = scope.split(':')[1];
+    return state === 'drafts' || state === 'sent' || state === 'archived' ? state : undefined;
+  }
+
+  /**
+   * A listed page's missing and stale entities: the bulk lane commits what needs no entity workflow, the
+   * rest is signalled. Returns the numbers to signal (the caller signals them after the bulk commits).
+   */
+  async function syncListed(input: ReconcileScopeInput, session: EconomicSession, kind: EntityKind, numbers: number[], counts: ScopeCounts): Promise<number[]> {
+    if (numbers.length === 0) return [];
+    if (input.options?.bulk === false) return numbers;
+    // A running entity workflow owns its entity's syncs (coalescing, renumbering, report back): leave it there.
+    const running = await entityWorkflows().running(input.tenant, kind);
+    const special = await store.needingWorkflow(input.tenantId, kind, numbers);
+    const toWorkflow = numbers.filter((n) => running.has(n) || special.has(n));
+    const bulk = numbers.filter((n) => !running.has(n) && !special.has(n));
+    const result = await bulkSync(session, store, { tenantId: input.tenantId, tenant: input.tenant, kind, numbers: bulk, stateHint: stateHintOf(input.scope), concurrency: input.options?.concurrency ?? 16 });
+    counts.bulk = (counts.bulk ?? 0) + result.committed;
+    return [...toWorkflow, ...result.handOver];
+  }
+
   /** Hands each entity to its workflow (bounded concurrency); the workflow awaits their reports. */
   async function syncEntities(input: ReconcileScopeInput, kind: EntityKind, numbers: number[], counts: ScopeCounts, signalled: ReconcileScopeResult['signalled']): Promise<void> {
-    const entities = deps.entities;
-    if (!entities) throw ApplicationFailure.nonRetryable('reconciliation needs the entity workflows port in the activity dependencies', FAILURE_TYPES.reconcileMisconfigured);
+    const entities = entityWorkflows();
     const receivedAt = new Date();
-    // `order:sent` → look in sent first: the entity's fetch then costs one call, not up to three.
-    const state = input.scope.split(':')[1];
-    const stateHint = state === 'drafts' || state === 'sent' || state === 'archived' ? state : undefined;
+    const stateHint = stateHintOf(input.scope);
     await forEachLimit(numbers, input.options?.concurrency ?? 16, async (number) => {
       const change = entityChange(
         { tenantId: input.tenantId, tenant: input.tenant, kind, number },
@@ -252,6 +292,30 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       await entities.notify(change);
       counts.signalled += 1;
       signalled.push({ kind, number });
+    });
+  }
+
+  /** The run's progress on the tenant's row: this scope's counts, e-conomic's total, the rate and ETA. */
+  async function recordProgress(input: ReconcileScopeInput, cursor: ScopeCursor): Promise<void> {
+    const now = Date.now();
+    const elapsed = Math.max(1, now - (cursor.scanStartedAt ? Date.parse(cursor.scanStartedAt) : now)) / 1000;
+    const c = cursor.counts;
+    const ratePerSecond = c.checked / elapsed;
+    const left = cursor.total !== undefined ? Math.max(0, cursor.total - c.checked) : undefined;
+    await reconcileStore.recordProgress(input.tenantId, {
+      runId: input.runId,
+      full: input.full,
+      scope: input.scope,
+      scopeIndex: input.position?.scopeIndex ?? 0,
+      scopeCount: input.position?.scopeCount ?? 1,
+      checkedBefore: input.position?.checkedBefore ?? 0,
+      checked: c.checked,
+      ...(cursor.total !== undefined ? { total: cursor.total } : {}),
+      bulk: c.bulk ?? 0,
+      signalled: c.signalled,
+      ratePerSecond,
+      ...(left !== undefined && ratePerSecond > 0 ? { etaSeconds: left / ratePerSecond } : {}),
+      updatedAt: new Date(now).toISOString(),
     });
   }
 
@@ -293,6 +357,12 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         committed = { ...next, counts: { ...counts } };
         beat();
       };
+      let progressAt = 0;
+      const progress = async (force = false) => {
+        if (!force && Date.now() - progressAt < PROGRESS_EVERY_MS) return;
+        progressAt = Date.now();
+        await recordProgress(input, committed);
+      };
       beat();
       const ticker = setInterval(beat, 5_000);
       try {
@@ -325,16 +395,27 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             if (bothWays) await reconcileStore.recordSeen(input.tenantId, input.runId, input.scope, items.map((i) => i.number));
             const stored = await store.versionsOf(input.tenantId, def.kind, items.map((i) => i.number));
             const stale = items.filter((i) => needsSync(i, stored.get(i.number), def.status)).map((i) => i.number);
-            await syncEntities(input, def.kind, stale, counts, signalled);
+            let toWorkflow;
+            try {
+              toWorkflow = await syncListed(input, session, def.kind, stale, counts);
+            } catch (err) {
+              // The page's fetches met the spent budget before any commit: hand back before this page.
+              if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.budgetExhausted) return { ...handBack(), budgetCut: true };
+              throw err;
+            }
+            await syncEntities(input, def.kind, toWorkflow, counts, signalled);
             const more = page !== undefined && (page.nextSkipPages !== undefined || page.nextProjectCursor !== undefined);
             commit({
               ...cursor,
               maxLastUpdated,
               maxNumber,
+              total: cursor.total ?? page?.results,
               skipPages: page?.nextSkipPages,
               projectCursor: page?.nextProjectCursor,
               ...(more ? {} : { phase: 'orphans' as const, afterNumber: 0 }),
             });
+            // The listing's last page: its final counts, however recent the last write.
+            await progress(!more);
             if (!more) break;
           }
         }

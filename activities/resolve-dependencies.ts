@@ -8,9 +8,13 @@
 // docs/webhook.md) cannot be fetched: when it is stored (read before the 403) the reference stands; when it
 // is not, it is returned as `unreadable` and the document is committed without that reference column (the
 // number stays in the document's `data`), since the foreign key admits no row we cannot have.
+//
+// Reconciliation's bulk lane (activities/bulk-sync.ts) resolves a whole page's documents with one
+// `DependencyMemo`: each dependency is read from Postgres once and fetched from e-conomic at most once
+// per page, so a customer referenced by a hundred orders costs one lookup, not a hundred.
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
-import type { EntityStore } from '../src/store/entity-store';
+import type { EntityStore, StoredEntity } from '../src/store/entity-store';
 import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
 import type { EconomicSession } from './economic-access';
 import { readEntity } from './fetch-entity';
@@ -31,13 +35,43 @@ export interface ResolvedDependencies {
   unreadable: DependencyRef[];
 }
 
+/** Shared by the resolutions of one page (the bulk lane): stored rows read and e-conomic reads, by `kind/number`. */
+export interface DependencyMemo {
+  stored: Map<string, Promise<StoredEntity | undefined>>;
+  /** A read's result: the record, null when e-conomic has no such entity, 'forbidden' for a 403. */
+  fetched: Map<string, Promise<EntityRecord | null | 'forbidden'>>;
+}
+
+export function dependencyMemo(): DependencyMemo {
+  return { stored: new Map(), fetched: new Map() };
+}
+
+function remember<T>(map: Map<string, Promise<T>> | undefined, key: string, load: () => Promise<T>): Promise<T> {
+  if (!map) return load();
+  let value = map.get(key);
+  if (!value) {
+    value = load();
+    map.set(key, value);
+  }
+  return value;
+}
+
+/** References of a kind e-conomic forbids us, not stored: the record is committed without that column. */
+export function dropUnreadable(record: EntityRecord, unreadable: DependencyRef[]): void {
+  for (const dep of unreadable) {
+    if (dep.kind === 'project') record.projectNumber = null;
+    else record.customerNumber = null;
+  }
+}
+
 export async function resolveDependencies(
   session: EconomicSession,
   store: Pick<EntityStore, 'find'>,
   tenantId: number,
   record: EntityRecord,
-  options: { refresh?: boolean } = {},
+  options: { refresh?: boolean; memo?: DependencyMemo } = {},
 ): Promise<ResolvedDependencies> {
+  const memo = options.refresh ? undefined : options.memo;
   const result: ResolvedDependencies = { records: [], missing: [], unreadable: [] };
   const referencedAt = record.lastUpdated ? new Date(record.lastUpdated).getTime() : 0;
   // A document's customer is often its project's customer too: look at each dependency once.
@@ -47,19 +81,25 @@ export async function resolveDependencies(
     const key = `${dep.kind}/${dep.number}`;
     if (visited.has(key)) return;
     visited.add(key);
-    const stored = await store.find(tenantId, dep.kind, dep.number);
+    const stored = await remember(memo?.stored, key, () => store.find(tenantId, dep.kind, dep.number));
     const syncedAt = stored?.syncedAt.getTime() ?? 0;
-    if (stored && !options.refresh && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
-    if (session.isForbidden(dep.kind)) {
+    const read = memo?.fetched.get(key);
+    // Fetched for another document of this page: as fresh as can be.
+    if (stored && !read && !options.refresh && (syncedAt >= referencedAt || Date.now() - syncedAt < DEPENDENCY_FRESHNESS_MS)) return;
+    if (!read && session.isForbidden(dep.kind)) {
       if (!stored) result.unreadable.push(dep);
       return;
     }
-    const fetchedAt = new Date().toISOString();
-    let fetched;
-    try {
-      fetched = await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt), dep.kind);
-    } catch (err) {
-      if (!(err instanceof ApplicationFailure && err.type === FAILURE_TYPES.forbidden)) throw err;
+    const fetched = await remember(memo?.fetched, key, async () => {
+      const fetchedAt = new Date().toISOString();
+      try {
+        return await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt), dep.kind);
+      } catch (err) {
+        if (!(err instanceof ApplicationFailure && err.type === FAILURE_TYPES.forbidden)) throw err;
+        return 'forbidden' as const;
+      }
+    });
+    if (fetched === 'forbidden') {
       if (!stored) result.unreadable.push(dep);
       return;
     }

@@ -23,7 +23,7 @@ import { ensureGrantValidated } from './authenticate';
 import type { EconomicAccess, TenantRef } from './economic-access';
 import { fetchEntity } from './fetch-entity';
 import { recheckDraftInvoices } from './recheck-drafts';
-import { resolveDependencies } from './resolve-dependencies';
+import { dropUnreadable, resolveDependencies } from './resolve-dependencies';
 
 export interface SyncEntityInput extends TenantRef {
   kind: EntityKind;
@@ -81,10 +81,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
           const names = resolved.missing.map((d) => `${d.kind} ${d.number}`).join(', ');
           throw ApplicationFailure.nonRetryable(`${input.kind} ${input.number} references ${names}, which e-conomic does not have`, FAILURE_TYPES.dependencyMissing);
         }
-        for (const dep of resolved.unreadable) {
-          if (dep.kind === 'project') record.projectNumber = null;
-          else record.customerNumber = null;
-        }
+        dropUnreadable(record, resolved.unreadable);
         let outcomes;
         try {
           outcomes = await store.commit(input.tenantId, [...resolved.records, record], { renumberedFrom: fetched.renumberedFrom, sync });

@@ -27,6 +27,7 @@ async function execute(config: Config, command: string, args: Record<string, unk
         connection ??= await Connection.connect({ address: config.temporalAddress ?? `localhost:${LOCAL_TEMPORAL_PORT}` });
         return new Client({ connection, namespace: config.temporalNamespace });
       },
+      progress: (line) => process.stderr.write(`${line}\n`),
     };
     return await runCommand(ctx, command, args);
   } finally {

@@ -1,6 +1,7 @@
 // Reconciliation at scale and under interruption: a 10,000-document tenant is compared page
 // by page with memory bounded by one page and exactly the listing calls paging requires; an attempt
-// that dies mid-listing resumes from its heartbeated cursor instead of starting over.
+// that dies mid-listing resumes from its heartbeated cursor instead of starting over. Changed entities
+// go reconciliation's bulk lane (activities/bulk-sync.ts); deletions go their entity workflows.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -26,7 +27,7 @@ let h: SyncHarness;
 // entities one workflow each takes minutes on two cores (starting 10,000 workflows alone does), and the
 // entity workflow itself is covered by test/sync-entities.test.ts and by test/reconcile.test.ts (which
 // lets reconciliation drive it). Measured here is reconciliation's own part: listing, comparing page by
-// page, and signalling exactly what differs. The big tenant is therefore mirrored into Postgres first
+// page, committing the changed ones in bulk and signalling exactly the deletions. The big tenant is therefore mirrored into Postgres first
 // (a steady state, as after earlier syncs), then a known set of changes is made behind its back.
 const undrained = uniqueTaskQueue('undrained');
 const reconcileQueue = uniqueTaskQueue('reconcile');
@@ -74,9 +75,9 @@ after(async () => {
   await h?.close();
 });
 
-const listPath = (path: string) => !/\/\d+$/.test(path);
+const listPath = (path: string) => !/\/(\d+|\{n\})$/.test(path);
 
-test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSize) calls per listing, exactly the changes signalled', async () => {
+test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSize) calls per listing, exactly the changes synced', async () => {
   const big = await h.createTenant('big');
   const seeded = seedAgreement(big.agreement, { customers: 50, projects: 120, ordersPerState: 1000, quotesPerState: 1000, draftInvoices: 2000, bookedInvoices: 2000, linesPerDocument: 1 });
   const pageSize = 1000;
@@ -107,6 +108,7 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
     '/quotes/sent': pages(seeded.quotes.sent.length),
     '/quotes/archived': pages(seeded.quotes.archived.length),
     '/invoices/drafts': pages(seeded.draftInvoices.length - 20),
+    '/invoices/unpaid': pages(a.bookedInvoices.list().filter((b) => (b.remainder ?? 0) > 0).length),
     '/invoices/booked': pages(seeded.bookedInvoices.length),
   };
   const calls = h.fake.calls(big.grantToken).byEndpoint;
@@ -114,17 +116,23 @@ test('a tenant of 10,000 documents: one page in memory at a time, ceil(n/pageSiz
   assert.equal(calls['/self'], 1, 'the grant is verified once, not per page or per scope');
   const listingCalls = Object.fromEntries(Object.entries(calls).filter(([endpoint]) => endpoint !== '/self' && listPath(endpoint)));
   assert.deepEqual(listingCalls, expected, 'listing calls are exactly what paging requires');
-  assert.equal(Object.keys(calls).filter((e) => !listPath(e)).length, 0, 'no per-entity fetch by reconciliation itself');
+  // The bulk lane fetches the changed ones (and a paid invoice's customer's open drafts, as a sync would).
+  const fetchedOrders = h.fake.callLog.filter((c) => c.agreement === big.grantToken && /^\/orders\/\w+\/\d+$/.test(c.path)).length;
+  assert.equal(fetchedOrders, 30, 'each edited order fetched once');
   const totalListing = Object.values(expected).reduce((s, n) => s + n, 0);
   assert.equal(summary.listCalls, totalListing);
 
   const entities = 10_000 - 20 + seeded.customers.length + seeded.projects.length;
   // Every listed entity, plus the 20 drafts only Postgres still has.
-  assert.equal(summary.checked, entities + 20);
-  assert.equal(summary.signalled, 30 + 20 + 10, 'exactly the edited, deleted and paid ones');
-  assert.equal(summary.scopes['order:drafts']?.signalled, 30);
+  // (The unpaid invoices are listed twice: open documents first, then all booked invoices with the history.)
+  const unpaidListed = summary.scopes['booked-invoice:unpaid']?.checked ?? 0;
+  assert.equal(summary.checked, entities + 20 + unpaidListed);
+  assert.equal(summary.signalled, 20, 'exactly the deleted ones go their entity workflows');
+  assert.equal(summary.bulk, 30 + 10, 'the edited and the paid ones are committed in bulk');
+  assert.equal(summary.scopes['order:drafts']?.bulk, 30);
   assert.equal(summary.scopes['draft-invoice']?.signalled, 20);
-  assert.equal(summary.scopes['booked-invoice']?.signalled, 10);
+  // The paid ones are open documents: the unpaid listing, ahead of the history, finds them.
+  assert.equal(summary.scopes['booked-invoice:unpaid']?.bulk, 10);
   for (const [scope, counts] of Object.entries(summary.scopes)) {
     assert.ok(counts && counts.peakItemsInMemory <= pageSize, `${scope} held ${counts?.peakItemsInMemory} items at once`);
   }
@@ -170,7 +178,8 @@ test('a listing interrupted after three pages resumes at its heartbeated cursor,
   // Pages 0-2 once, page 3 twice (the failed call and its retry), page 4 once: nothing started over.
   assert.deepEqual(skipped, [0, 1, 2, 3, 3, 4]);
   assert.equal(result.cursor.counts.checked, 50, 'each draft counted once across both attempts');
-  assert.equal(result.cursor.counts.signalled, 50);
+  assert.equal(result.cursor.counts.bulk, 50, 'each draft committed in bulk, counted once');
+  assert.equal(result.cursor.counts.signalled, 0);
   assert.equal(result.cursor.counts.calls, 5, "completed listing calls: the failed one is not counted");
 });
 
@@ -193,7 +202,7 @@ test('on the real worker, a failed attempt is retried from the last heartbeat (n
       args: [{ tenantId: tenant.id, tenant: tenant.name, mode: 'full', options: { pageSize: 10, waitForEntities: false } }],
     });
     assert.equal(summary.scopes['draft-invoice']?.checked, 50);
-    assert.equal(summary.scopes['draft-invoice']?.signalled, 50);
+    assert.equal(summary.scopes['draft-invoice']?.bulk, 50);
   } finally {
     faults.take = take;
   }

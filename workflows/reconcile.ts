@@ -14,12 +14,14 @@
 // listing activity hands back `budgetCut` and the run stops the same way (src/access/call-budget.ts).
 // A scope whose listing fails for good is reported and deletes nothing; the run goes on with the other
 // scopes and then fails visibly.
-import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
 import {
   emptyCounts,
   ENTITY_DONE_SIGNAL,
+  RECONCILE_PROGRESS_QUERY,
   reconcileEventId,
+  type ReconcileQueryAnswer,
   type EntityDone,
   type ReconcileInput,
   type ReconcileProgress,
@@ -33,6 +35,8 @@ const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
 const reconciliation = proxyActivities<ReconciliationActivities>(RECONCILIATION_OPTIONS);
 
 export const entityDoneSignal = defineSignal<[EntityDone]>(ENTITY_DONE_SIGNAL);
+/** Where the run stands (the UI, `reconcile`): counts as of its last listing activity. */
+export const progressQuery = defineQuery<ReconcileQueryAnswer>(RECONCILE_PROGRESS_QUERY);
 
 /** Activity calls per execution before continuing as new (each is a handful of history events). */
 const CALLS_PER_EXECUTION = 200;
@@ -91,6 +95,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     else counts.synced += 1;
     return true;
   };
+  setHandler(progressQuery, () => ({ scopes: progress.scopes, scopeIndex: progress.scopeIndex, perScope: progress.perScope, listCalls: progress.listCalls, outstanding: outstanding.size }));
   setHandler(entityDoneSignal, ({ eventId, outcome }) => {
     if (settle(eventId, outcome)) return;
     // Reports for earlier runs under this workflow id are not ours; ours may come before the activity returned.
@@ -146,6 +151,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
         signalRunId: execution,
         replyTo: wait ? workflowInfo().workflowId : undefined,
         deletionCandidates: progress.deletionCandidates ?? 0,
+        position: { scopeIndex: progress.scopeIndex, scopeCount: progress.scopes.length, checkedBefore: checkedBefore(progress, scope) },
         options,
       });
     } catch (err) {
@@ -219,6 +225,13 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   return summary;
 }
 
+/** Entities compared by the run's other scopes (for the progress the listing activity records). */
+function checkedBefore(p: ReconcileProgress, scope: ReconcileScope): number {
+  let n = 0;
+  for (const [s, counts] of Object.entries(p.perScope)) if (s !== scope && counts) n += counts.checked;
+  return n;
+}
+
 function resumePoint(p: ReconcileProgress) {
   return { runId: p.runId, full: p.full, scopes: p.scopes, scopeIndex: p.scopeIndex, cursor: p.cursor, deletionCandidates: p.deletionCandidates ?? 0 };
 }
@@ -230,7 +243,9 @@ function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolea
     if (!counts) continue;
     total.checked += counts.checked;
     total.signalled += counts.signalled;
-    total.synced += counts.synced;
+    // Bulk-committed entities are synced entities that needed no entity workflow.
+    total.synced += counts.synced + (counts.bulk ?? 0);
+    total.bulk = (total.bulk ?? 0) + (counts.bulk ?? 0);
     total.deleted += counts.deleted;
     total.failed += counts.failed;
     stuck += counts.stuck ?? 0;
@@ -242,6 +257,7 @@ function summarize(tenant: string, p: ReconcileProgress, budgetExhausted: boolea
     checked: total.checked,
     signalled: total.signalled,
     synced: total.synced,
+    bulk: total.bulk ?? 0,
     deleted: total.deleted,
     failed: total.failed,
     listCalls: p.listCalls,

@@ -9,6 +9,8 @@ export interface CommandContext {
   db: Database;
   /** Connects on first use: most commands never need Temporal. */
   temporal(): Promise<Client>;
+  /** Where a long command prints how it is getting on (the CLI process: stderr); absent: it prints none. */
+  progress?: (line: string) => void;
 }
 
 /** A command failure meant for the user: printed as one line on stderr, exit code 1. */

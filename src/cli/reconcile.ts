@@ -1,23 +1,28 @@
 // `reconcile --tenant <name> [--full] [--allow-mass-delete]`: runs the tenant's reconciliation now
 // (workflow `reconcile/<tenant>/manual-<timestamp>` on the reconciliation task queue), waits for it,
 // including the entity syncs it signalled, and prints what it did: entities that did not report back in
-// time, deletions the guard stopped (docs/cli.md), and scopes whose listing failed.
+// time, deletions the guard stopped (docs/cli.md), and scopes whose listing failed. While it waits it
+// prints the run's progress (scope, compared of e-conomic's count, rate, ETA) to stderr every few seconds.
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
 import { reconcileScheduleId } from '../shared/entities';
-import { RECONCILE_WORKFLOW_TYPE, type ReconcileInput, type ReconcileSummary } from '../shared/reconcile';
+import { formatLiveProgress, RECONCILE_WORKFLOW_TYPE, type ReconcileInput, type ReconcileSummary } from '../shared/reconcile';
+import { createReconcileStore } from '../store/reconcile-store';
 import { EconomicTenant } from '../shared/search-attributes';
 import type { reconcileWorkflow } from '../../workflows/reconcile';
 import { CliError, type CommandContext, type CommandResult } from './context';
 import { formatTable } from './table';
 
+/** How often the command looks at the run's progress while it waits. */
+const PROGRESS_EVERY_MS = 5_000;
+
 export function formatReconcileSummary(s: ReconcileSummary): string {
-  const rows = Object.entries(s.scopes).map(([scope, c]) => [scope, String(c?.checked ?? 0), String(c?.signalled ?? 0), String(c?.deleted ?? 0), String(c?.failed ?? 0), String(c?.calls ?? 0)]);
+  const rows = Object.entries(s.scopes).map(([scope, c]) => [scope, String(c?.checked ?? 0), String((c?.signalled ?? 0) + (c?.bulk ?? 0)), String(c?.bulk ?? 0), String(c?.deleted ?? 0), String(c?.failed ?? 0), String(c?.calls ?? 0)]);
   return [
-    `${s.full ? 'full' : 'incremental'} reconciliation of ${s.tenant}: ${s.checked} entities checked, ${s.signalled} synced, ${s.deleted} deleted` +
+    `${s.full ? 'full' : 'incremental'} reconciliation of ${s.tenant}: ${s.checked} entities checked, ${s.signalled + (s.bulk ?? 0)} synced, ${s.deleted} deleted` +
       `${s.failed > 0 ? `, ${s.failed} failed` : ''} (${s.listCalls} e-conomic listing calls${s.budgetExhausted ? (s.dailyBudgetCut ? ", stopped: the agreement's daily call budget is kept for webhook syncs" : ', stopped at the call budget') : ''})`,
-    formatTable(['scope', 'checked', 'synced', 'deleted', 'failed', 'calls'], rows),
+    formatTable(['scope', 'checked', 'synced', 'of them in bulk', 'deleted', 'failed', 'calls'], rows),
     ...reconcileNotes(s),
   ].join('\n');
 }
@@ -65,6 +70,16 @@ export async function reconcile(ctx: CommandContext, args: Record<string, unknow
     args: [input],
     typedSearchAttributes: [{ key: EconomicTenant, value: tenant }],
   });
+  let shown = '';
+  const showProgress = async () => {
+    const p = await createReconcileStore(ctx.db).progress(row.id);
+    if (!p || p.updatedAt === shown || !ctx.progress) return;
+    shown = p.updatedAt;
+    ctx.progress(`${tenant}: ${formatLiveProgress(p)}`);
+  };
+  const ticker = ctx.progress ? setInterval(() => {
+        showProgress().catch(() => undefined);
+      }, PROGRESS_EVERY_MS) : undefined;
   try {
     const summary = await handle.result();
     return { stdout: formatReconcileSummary(summary) };
@@ -74,5 +89,7 @@ export async function reconcile(ctx: CommandContext, args: Record<string, unknow
     const summary = cause instanceof ApplicationFailure ? (cause.details?.[0] as ReconcileSummary | undefined) : undefined;
     if (summary && typeof summary === 'object' && 'scopes' in summary) throw new CliError(formatReconcileSummary(summary));
     throw err;
+  } finally {
+    clearInterval(ticker);
   }
 }

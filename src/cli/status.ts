@@ -5,7 +5,7 @@
 // listings, a budget-cut run waiting to resume (docs/cli.md). Per bound tenant, its agreement's e-conomic
 // call budget in the current 24-hour window and a 429 pause if any (docs/economic-api.md, "The call budget").
 import { createCallBudget } from '../access/call-budget';
-import { TENANT_SCOPE, type ReconcileSummary } from '../shared/reconcile';
+import { formatLiveProgress, TENANT_SCOPE, type ReconcileSummary } from '../shared/reconcile';
 import { reconcileNotes } from './reconcile';
 import { createEntityStore } from '../store/entity-store';
 import { createReconcileStore } from '../store/reconcile-store';
@@ -54,11 +54,12 @@ export async function status(ctx: CommandContext, args: Record<string, unknown>)
     reconciled.map((r) => [r.tenant, r.scope === TENANT_SCOPE ? '(tenant)' : r.scope, instant(r.watermark), instant(r.lastRunAt), instant(r.lastFullRunAt), lastResult(r.lastSummary)]),
   );
   const notes = reconciled
-    .filter((r) => r.scope === TENANT_SCOPE && r.lastSummary)
+    .filter((r) => r.scope === TENANT_SCOPE && (r.lastSummary || r.progress))
     .flatMap((r) => {
       const summary = r.lastSummary as Partial<ReconcileSummary>;
       const lines = reconcileNotes({ ...summary, tenant: r.tenant });
       if (r.resume) lines.push('last run stopped at its call budget: the next run resumes there');
+      if (r.progress) lines.push(`reconciling now (as of ${r.progress.updatedAt}): ${formatLiveProgress(r.progress)}`);
       return lines.map((line) => `${r.tenant}: ${line}`);
     });
   return { stdout: [head, reconcileTable, ...(notes.length > 0 ? [notes.join('\n')] : [])].join('\n\n') };

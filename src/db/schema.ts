@@ -214,6 +214,12 @@ export const reconcileState = pgTable(
      * cursor), so the next run of the same mode resumes there instead of starving the later scopes.
      */
     resume: jsonb('resume'),
+    /**
+     * The tenant's row only: the running reconciliation's progress (ReconcileLiveProgress: scope, entities
+     * compared and e-conomic's count, rate, ETA), written by the listing activity at most every few
+     * seconds and cleared when the run ends; `status` and the `reconcile` command print it.
+     */
+    progress: jsonb('progress'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.scope] })],
 );

@@ -16,17 +16,23 @@ export const INCREMENTAL_SCOPES = [
   'booked-invoice:unpaid',
 ] as const;
 
-/** Scopes of a full run: complete sets of numbers per kind and state, compared both ways. */
+/**
+ * Scopes of a full run: complete sets of numbers per kind and state, compared both ways. Open documents
+ * first (drafts and sent orders and quotes, draft invoices, unpaid booked invoices), history after
+ * (archived documents, all booked invoices): an onboarding spread over days by the daily call budget
+ * has what is being worked on first. Customers and projects lead, and are resolved as dependencies anyway.
+ */
 export const FULL_SCOPES = [
   'customer',
   'project',
   'order:drafts',
   'order:sent',
-  'order:archived',
   'quote:drafts',
   'quote:sent',
-  'quote:archived',
   'draft-invoice',
+  'booked-invoice:unpaid',
+  'order:archived',
+  'quote:archived',
   'booked-invoice',
 ] as const;
 
@@ -52,8 +58,14 @@ export interface ReconcileOptions {
   maxListCallsPerRun?: number;
   /** Re-list this much before the watermark, for clock skew and late commits. Default 5 minutes. */
   overlapMs?: number;
-  /** Concurrent signals one activity sends. Default 16. */
+  /** Concurrent signals, and concurrent entity fetches of the bulk lane, of one activity. Default 16. */
   concurrency?: number;
+  /**
+   * The bulk lane (docs/architecture.md): new and stale entities that need no entity workflow are fetched
+   * and committed by the reconciliation activity itself, many per transaction. Default true; false hands
+   * every entity to its entity workflow.
+   */
+  bulk?: boolean;
   /** Wait for the signalled entity workflows to finish, so the summary reflects completed work. Default true. */
   waitForEntities?: boolean;
   /**
@@ -85,6 +97,8 @@ export interface ScopeCounts {
   checked: number;
   /** Entity workflows signalled. */
   signalled: number;
+  /** Entities the bulk lane committed itself (no entity workflow): synced, counted in the summary's `synced`. */
+  bulk?: number;
   /** Of those awaited: synced, marked deleted, failed. */
   synced: number;
   deleted: number;
@@ -116,6 +130,8 @@ export interface ScopeCursor {
   scanStartedAt?: string;
   /** Greatest number listed so far (booked invoices: the scope's next number watermark). */
   maxNumber?: number;
+  /** e-conomic's count for this listing (`pagination.results` of its first page), for progress. */
+  total?: number;
   /** Orphan phase of a full run: the rows it would mark deleted, counted once before the first is signalled. */
   candidates?: number;
   counts: ScopeCounts;
@@ -155,6 +171,60 @@ export interface ReconcileResume {
   deletionCandidates: number;
 }
 
+/**
+ * A running reconciliation's progress, on the tenant's `reconcile_state` row (`status`, the `reconcile`
+ * command) and from the workflow's `progress` query. `total` is e-conomic's count for the scope's listing
+ * (`pagination.results`, docs/economic-api.md), when it gives one.
+ */
+export interface ReconcileLiveProgress {
+  runId: string;
+  full: boolean;
+  scope: ReconcileScope;
+  /** 0-based position of the scope in the run, and the run's number of scopes. */
+  scopeIndex: number;
+  scopeCount: number;
+  /** Entities compared in the run's earlier scopes. */
+  checkedBefore: number;
+  /** This scope: entities compared, of `total`; committed in bulk; handed to entity workflows. */
+  checked: number;
+  total?: number;
+  bulk: number;
+  signalled: number;
+  /** Entities compared per second in this scope, and the seconds left for it at that rate. */
+  ratePerSecond: number;
+  etaSeconds?: number;
+  updatedAt: string;
+}
+
+/** The reconcile workflow's query: its progress as it knows it (counts as of its last activity). */
+export const RECONCILE_PROGRESS_QUERY = 'progress';
+
+/** Where a run stands, as the workflow's query answers. */
+export interface ReconcileQueryAnswer {
+  scopes: ReconcileScope[];
+  scopeIndex: number;
+  perScope: Partial<Record<ReconcileScope, ScopeCounts>>;
+  listCalls: number;
+  /** Entities signalled and not yet reported back. */
+  outstanding: number;
+}
+
+/** One line for an operator: where a run is and when it should end. */
+export function formatLiveProgress(p: ReconcileLiveProgress): string {
+  const of = p.total !== undefined ? `/${p.total}` : '';
+  const eta = p.etaSeconds !== undefined ? `, about ${formatSeconds(p.etaSeconds)} left in this scope` : '';
+  return (
+    `scope ${p.scopeIndex + 1}/${p.scopeCount} ${p.scope}: ${p.checked}${of} compared, ${p.bulk} synced in bulk, ${p.signalled} to entity workflows` +
+    ` (${p.checkedBefore} in earlier scopes; ${p.ratePerSecond.toFixed(1)}/s${eta})`
+  );
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
 /** The signal an entity workflow sends back to the reconciliation that signalled it (docs/temporal.md). */
 export const ENTITY_DONE_SIGNAL = 'entityDone';
 
@@ -187,7 +257,10 @@ export interface ReconcileSummary {
   full: boolean;
   checked: number;
   signalled: number;
+  /** Entities synced: by their entity workflows (reported back) and by the bulk lane. */
   synced: number;
+  /** Of `synced`: committed by the bulk lane, without an entity workflow. */
+  bulk?: number;
   deleted: number;
   failed: number;
   listCalls: number;

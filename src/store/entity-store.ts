@@ -452,6 +452,63 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
     },
 
     /**
+     * Commits many entities in one transaction (reconciliation's bulk lane, activities/bulk-sync.ts): each
+     * group is what `commit` takes for one entity (its dependencies first, the entity last), all under one
+     * set of locks taken up front in the canonical order, the version rule per record, each entity's sync
+     * outcome in `sync_state` and the change feed in the same transaction. A record shared by groups (a
+     * customer of many orders) is written once. Returns each group's outcomes; on an integrity violation
+     * nothing is written and the error is thrown (the caller commits the groups one by one to find it).
+     */
+    async commitMany(tenantId: number, groups: Array<{ records: EntityRecord[]; sync?: SyncRef }>): Promise<CommitOutcome[][]> {
+      if (groups.length === 0) return [];
+      return withoutParameters(() => db.transaction(async (tx) => {
+        const all = groups.flatMap((g) => g.records);
+        const exclusive = all.map((r) => lockKey(tenantId, r.kind, r.number));
+        const shared = all.flatMap((r) => dependenciesOf(r).map((dep) => lockKey(tenantId, dep.kind, dep.number)));
+        await lockEntities(tx, { exclusive, shared });
+        const changes: PendingChange[] = [];
+        const written = new Map<EntityRecord, CommitOutcome>();
+        const result: CommitOutcome[][] = [];
+        for (const group of groups) {
+          const outcomes: CommitOutcome[] = [];
+          for (const record of group.records) {
+            let outcome = written.get(record);
+            if (outcome === undefined) {
+              outcome = await writeRecord(tx, tenantId, record, feed ? changes : undefined);
+              written.set(record, outcome);
+            }
+            outcomes.push(outcome);
+          }
+          const entity = group.records.at(-1);
+          if (group.sync && entity) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: group.sync.workflowId, outcome: 'synced' });
+          result.push(outcomes);
+        }
+        if (feed) await appendChanges(tx, tenantId, changes);
+        return result;
+      }));
+    },
+
+    /**
+     * The numbers among these whose `sync_state` asks for the entity workflow: a failed last sync, or a
+     * renumbering a failed sync left to apply (reconciliation's bulk lane hands those over).
+     */
+    async needingWorkflow(tenantId: number, kind: EntityKind, numbers: number[]): Promise<Set<number>> {
+      if (numbers.length === 0) return new Set();
+      const rows = await db
+        .select({ number: syncState.number })
+        .from(syncState)
+        .where(
+          and(
+            eq(syncState.tenantId, tenantId),
+            eq(syncState.kind, kind),
+            inArray(syncState.number, numbers),
+            sql`(${syncState.lastOutcome} = 'failed' or ${syncState.pendingOldNumber} is not null)`,
+          ),
+        );
+      return new Set(rows.map((r) => r.number));
+    },
+
+    /**
      * e-conomic no longer has the entity: mark it (and its lines) deleted, unless a newer sync wrote it.
      * With `sync`, its outcome (`deleted`, or `synced` when there was nothing to mark) in the same transaction.
      */

@@ -1,10 +1,11 @@
 // Reconciliation's own bookkeeping (docs/database.md): per tenant and scope, the watermark and the last
 // runs in `reconcile_state` (the tenant's row under scope `*`), and the numbers a run saw in e-conomic in
-// `reconcile_seen`, which the entity store anti-joins to find rows e-conomic no longer lists.
+// `reconcile_seen`, which the entity store anti-joins to find rows e-conomic no longer lists. A running
+// run's progress sits on the tenant's row too (`progress`), for `status` and the `reconcile` command.
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
 import { reconcileSeen, reconcileState } from '../db/schema';
-import { TENANT_SCOPE } from '../shared/reconcile';
+import { TENANT_SCOPE, type ReconcileLiveProgress } from '../shared/reconcile';
 
 export interface ScopeState {
   watermark: Date | null;
@@ -25,6 +26,8 @@ export interface ReconcileStateRow {
   lastSummary: Record<string, unknown> | null;
   /** The tenant's row: set while a budget-cut run waits to be resumed. */
   resume: unknown;
+  /** The tenant's row: the running reconciliation's progress, if any. */
+  progress: ReconcileLiveProgress | null;
 }
 
 const instant = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
@@ -96,9 +99,31 @@ export function createReconcileStore(db: Database) {
       await db.delete(reconcileSeen).where(and(eq(reconcileSeen.tenantId, tenantId), eq(reconcileSeen.runId, runId), eq(reconcileSeen.scope, scope)));
     },
 
-    /** The run is done: recorded on the tenant's row (read by `auto` runs and by `status`). */
-    /** `resume`: where a budget-cut run stopped, null to clear it, undefined to leave it as it is. */
-    finishRun: (tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown }): Promise<void> => recordRun(tenantId, TENANT_SCOPE, run),
+    /**
+     * The run is done: recorded on the tenant's row (read by `auto` runs and by `status`), its progress cleared.
+     * `resume`: where a budget-cut run stopped, null to clear it, undefined to leave it as it is.
+     */
+    async finishRun(tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown }): Promise<void> {
+      await recordRun(tenantId, TENANT_SCOPE, run);
+      await db.update(reconcileState).set({ progress: null }).where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, TENANT_SCOPE)));
+    },
+
+    /** The running reconciliation's progress on the tenant's row (ReconcileLiveProgress); its other columns stay. */
+    async recordProgress(tenantId: number, progress: ReconcileLiveProgress): Promise<void> {
+      await db
+        .insert(reconcileState)
+        .values({ tenantId, scope: TENANT_SCOPE, progress })
+        .onConflictDoUpdate({ target: [reconcileState.tenantId, reconcileState.scope], set: { progress } });
+    },
+
+    /** The tenant's running reconciliation's progress, if one recorded any. */
+    async progress(tenantId: number): Promise<ReconcileLiveProgress | undefined> {
+      const [row] = await db
+        .select({ progress: reconcileState.progress })
+        .from(reconcileState)
+        .where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, TENANT_SCOPE)));
+      return (row?.progress as ReconcileLiveProgress | null | undefined) ?? undefined;
+    },
 
     /** Drops seen numbers of runs that crashed for good. */
     async pruneSeen(tenantId: number, olderThan: Date): Promise<void> {
@@ -115,9 +140,10 @@ export function createReconcileStore(db: Database) {
         last_full_run_at: Date | string | null;
         last_summary: Record<string, unknown> | null;
         resume: unknown;
+        progress: ReconcileLiveProgress | null;
       }>(
         db,
-        sql`select t.name as tenant, r.scope, r.watermark, r.last_run_at, r.last_full_run_at, r.last_summary, r.resume
+        sql`select t.name as tenant, r.scope, r.watermark, r.last_run_at, r.last_full_run_at, r.last_summary, r.resume, r.progress
               from tenants t
               join reconcile_state r on r.tenant_id = t.id
              where ${tenant === undefined ? sql`true` : sql`t.name = ${tenant}`}
@@ -131,6 +157,7 @@ export function createReconcileStore(db: Database) {
         lastFullRunAt: instant(r.last_full_run_at),
         lastSummary: r.last_summary,
         resume: r.resume,
+        progress: r.progress,
       }));
     },
   };

@@ -1,0 +1,154 @@
+// Reconciliation's bulk lane (docs/architecture.md, "Reconciliation's bulk lane"): the entities of one
+// listed page that are new or stale, and that need nothing an entity workflow gives (no sync of theirs
+// running, no failed sync or pending renumbering in sync_state: activities/reconcile.ts sorts those out
+// first), are fetched here with bounded concurrency, their customers and projects resolved once per page
+// (a DependencyMemo shared by the page), and committed in batches of many entities per transaction
+// through the same entity store and version rule as a sync (store.commitMany), each entity's outcome in
+// `sync_state` under its entity workflow's id. That saves the ~12 history events and several Temporal
+// round trips a workflow per entity costs, which dominated an onboarding.
+//
+// Whatever needs more than a plain fetch and commit is handed back to go the entity workflow's way
+// (activities/sync-entity.ts): a 404 since the listing (the workflow marks it deleted), a fetch that
+// failed after the client's retries, a dependency e-conomic does not have, an integrity violation, a
+// booked invoice whose draft re-check failed. A 429 or a spent call budget aborts the page before any
+// commit (the fetches come first), so the attempt fails or hands back as reconciliation does without
+// the bulk lane, and the page is listed again from the last heartbeat cursor.
+import { ApplicationFailure } from '@temporalio/common';
+import type { DocumentState } from '../src/economic';
+import { isIntegrityViolation } from '../src/db/errors';
+import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
+import { FAILURE_TYPES } from '../src/shared/failure-types';
+import type { EntityStore } from '../src/store/entity-store';
+import type { EntityRecord } from '../src/sync/entity-record';
+import type { EconomicSession } from './economic-access';
+import { readEntity } from './fetch-entity';
+import { recheckDraftInvoices } from './recheck-drafts';
+import { dependencyMemo, dropUnreadable, resolveDependencies } from './resolve-dependencies';
+
+/** Entities per commit transaction: large enough to amortise the commit, small enough to hold few locks long. */
+export const BULK_COMMIT_BATCH = 100;
+
+/** Failures that concern the entity alone: it goes the entity workflow's way. Anything else ends the page. */
+const HANDED_OVER = new Set<string>([FAILURE_TYPES.transient, FAILURE_TYPES.forbidden, FAILURE_TYPES.badRequest]);
+
+function handsOver(err: unknown): boolean {
+  return err instanceof ApplicationFailure && err.type !== undefined && err.type !== null && HANDED_OVER.has(err.type);
+}
+
+export interface BulkSyncInput {
+  tenantId: number;
+  tenant: string;
+  kind: EntityKind;
+  numbers: number[];
+  /** Orders and quotes: the state the listing found them in (one call per fetch). */
+  stateHint?: DocumentState;
+  concurrency: number;
+  batchSize?: number;
+}
+
+export interface BulkSyncResult {
+  /** Entities committed here (written, or found as stored / older than stored: the version rule's `stale`). */
+  committed: number;
+  /** Entities that need their entity workflow after all. */
+  handOver: number[];
+  /** Dependencies fetched and committed with them (each once). */
+  dependencies: number;
+}
+
+interface Fetched {
+  number: number;
+  records: EntityRecord[];
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; the first failure stops taking new items and is thrown. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const runners = Array.from({ length: Math.min(Math.max(1, limit), items.length) }, async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  });
+  await Promise.all(runners);
+}
+
+export async function bulkSync(session: EconomicSession, store: EntityStore, input: BulkSyncInput): Promise<BulkSyncResult> {
+  const { tenantId, kind } = input;
+  const handOver: number[] = [];
+  if (input.numbers.length === 0) return { committed: 0, handOver, dependencies: 0 };
+  // A kind e-conomic forbids us: its entity workflows skip it (outcome `skipped`), as they always did.
+  if (session.isForbidden(kind)) return { committed: 0, handOver: [...input.numbers], dependencies: 0 };
+  const memo = dependencyMemo();
+  const fetched: Fetched[] = [];
+  await eachLimited(input.numbers, input.concurrency, async (number) => {
+    const fetchedAt = new Date().toISOString();
+    try {
+      const record = await session.run((client) => readEntity(client, store, tenantId, kind, number, fetchedAt, input.stateHint), kind);
+      // Gone since the listing: the entity workflow marks it deleted.
+      if (!record) return void handOver.push(number);
+      const resolved = await resolveDependencies(session, store, tenantId, record, { memo });
+      // The entity may name a dependency under a number it has since left: the workflow re-fetches in rounds.
+      if (resolved.missing.length > 0) return void handOver.push(number);
+      dropUnreadable(record, resolved.unreadable);
+      fetched.push({ number, records: [...resolved.records, record] });
+    } catch (err) {
+      if (!handsOver(err)) throw err;
+      handOver.push(number);
+    }
+  });
+  // Listing order, so batches (and their lock sets) do not depend on which fetch finished first.
+  const order = new Map(input.numbers.map((n, i) => [n, i]));
+  fetched.sort((a, b) => (order.get(a.number) ?? 0) - (order.get(b.number) ?? 0));
+
+  let committed = 0;
+  const dependencies = new Set<EntityRecord>();
+  const batchSize = input.batchSize ?? BULK_COMMIT_BATCH;
+  for (let i = 0; i < fetched.length; i += batchSize) {
+    const batch = fetched.slice(i, i + batchSize);
+    const groups = batch.map((f) => ({ records: f.records, sync: { workflowId: entityWorkflowId(input.tenant, kind, f.number) } }));
+    let outcomes: Array<Array<'written' | 'stale'> | undefined>;
+    try {
+      outcomes = await store.commitMany(tenantId, groups);
+    } catch (err) {
+      if (!isIntegrityViolation(err)) throw err;
+      // One of them names something renumbered or gone meanwhile: commit one by one, hand over the ones that fail.
+      outcomes = [];
+      for (const group of groups) {
+        try {
+          outcomes.push(await store.commit(tenantId, group.records, { sync: group.sync }));
+        } catch (inner) {
+          if (!isIntegrityViolation(inner)) throw inner;
+          outcomes.push(undefined);
+        }
+      }
+    }
+    for (const [j, f] of batch.entries()) {
+      const result = outcomes[j];
+      if (!result) {
+        handOver.push(f.number);
+        continue;
+      }
+      committed += 1;
+      for (const dep of f.records.slice(0, -1)) dependencies.add(dep);
+      // A booked invoice re-checks its customer's open drafts, as its sync would (activities/recheck-drafts.ts).
+      const record = f.records.at(-1) as EntityRecord;
+      if (kind === 'booked-invoice' && result.at(-1) === 'written') {
+        try {
+          await recheckDraftInvoices(session, store, tenantId, record);
+        } catch (err) {
+          if (!handsOver(err)) throw err;
+          // Committed, but its re-check did not happen: its workflow syncs it again and re-checks.
+          committed -= 1;
+          handOver.push(f.number);
+        }
+      }
+    }
+  }
+  return { committed, handOver, dependencies: dependencies.size };
+}

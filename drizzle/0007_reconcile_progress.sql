@@ -1,0 +1,1 @@
+ALTER TABLE "reconcile_state" ADD COLUMN "progress" jsonb;

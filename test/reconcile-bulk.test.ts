@@ -1,0 +1,171 @@
+// Reconciliation's bulk lane (activities/bulk-sync.ts, docs/architecture.md) on the real dev server, real
+// Postgres and the fake e-conomic over HTTP: an onboarding commits everything without an entity workflow
+// per entity; an entity whose workflow is running, or whose sync_state asks for one (a failed sync, a
+// pending renumbering), or that is gone between listing and fetch, goes its entity workflow; an attempt
+// that fails mid-scope (a 429 on a fetch) is retried from its heartbeat cursor without losing or
+// double-counting an entity.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { queryRows } from '../src/db/client';
+import { economicDraftInvoices, syncState } from '../src/db/schema';
+import { entityWorkflowId } from '../src/shared/entities';
+import { RECONCILE_WORKFLOW_TYPE } from '../src/shared/reconcile';
+import { entityChange } from '../src/shared/sync-signals';
+import { createEntityStore } from '../src/store/entity-store';
+import { createReconcileStore } from '../src/store/reconcile-store';
+import { entityWorkflowsOn, signalEntityChange } from '../src/temporal/signal-entity';
+import { createActivities } from '../activities';
+import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/reconcile';
+import type { reconcileWorkflow } from '../workflows/reconcile';
+import { seedAgreement } from './fake-economic';
+import { assertTenantConverged } from './helpers/converged';
+import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
+import { uniqueTaskQueue } from './helpers/temporal';
+import { waitFor } from './helpers/wait';
+
+let h: SyncHarness;
+// Entity workflows started here on purpose stay running: no worker polls this queue.
+const undrained = uniqueTaskQueue('undrained');
+
+before(async () => {
+  h = await startSyncHarness();
+  await h.startWorker();
+});
+
+after(async () => {
+  await h?.close();
+});
+
+/** Entity workflows of the tenant that visibility knows, running or closed. */
+async function entityWorkflows(tenant: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const w of h.temporal.env.client.workflow.list({ query: `WorkflowType = 'entitySyncWorkflow' AND EconomicTenant = '${tenant}'` })) ids.push(w.workflowId);
+  return ids;
+}
+
+async function liveDrafts(t: TestTenant): Promise<number[]> {
+  const rows = await h.database.db
+    .select({ n: economicDraftInvoices.draftInvoiceNumber })
+    .from(economicDraftInvoices)
+    .where(and(eq(economicDraftInvoices.tenantId, t.id), isNull(economicDraftInvoices.deletedAt)));
+  return rows.map((r) => r.n).sort((a, b) => a - b);
+}
+
+test('onboarding: a full run into an empty database commits everything in bulk, one entity workflow only for the one gone since its listing', async () => {
+  const t = await h.createTenant('onboard-bulk');
+  seedAgreement(t.agreement, { customers: 8, projects: 5, ordersPerState: 6, quotesPerState: 6, draftInvoices: 8, bookedInvoices: 10, linesPerDocument: 2, seed: 21 });
+  // One sent order is deleted in e-conomic after its listing, before the bulk lane fetches it (a 404).
+  const gone = t.agreement.orders.sent.list()[0]!.number;
+  const faults = h.fake.faults;
+  const take = faults.take.bind(faults);
+  faults.take = (agreement, paths) => {
+    if (agreement === t.grantToken && paths.some((p) => p === `/orders/sent/${gone}`)) t.agreement.deleteOrder(gone);
+    return take(agreement, paths);
+  };
+  h.fake.resetCalls();
+  let summary;
+  try {
+    summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+      workflowId: `reconcile/${t.name}/onboard`,
+      taskQueue: h.reconcileTaskQueue,
+      args: [{ tenantId: t.id, tenant: t.name, mode: 'full', options: { pageSize: 7 } }],
+    });
+  } finally {
+    faults.take = take;
+  }
+  await assertTenantConverged(h.database.db, t);
+
+  assert.equal(summary.signalled, 1, 'only the order gone since its listing went its entity workflow');
+  assert.equal(await createReconcileStore(h.database.db).progress(t.id), undefined, 'the progress is cleared when the run ends');
+  assert.equal(summary.failed, 0);
+  assert.deepEqual(await entityWorkflows(t.name), [entityWorkflowId(t.name, 'order', gone)]);
+  const entities = 8 + 5 + 6 * 3 * 2 + 8 + 10;
+  assert.equal(summary.bulk, entities - 1, 'every other entity committed by the bulk lane');
+  assert.equal(summary.synced, entities, 'bulk commits count as synced, with the one the workflow handled');
+
+  // Every bulk-committed entity has its sync outcome under its entity workflow's id (status, retry-failed).
+  const [state] = await queryRows<{ n: number; wrong: number }>(
+    h.database.db,
+    sql`select count(*)::int as n, count(*) filter (where workflow_id <> 'economic/' || ${t.name} || '/' || kind || '/' || number or last_outcome <> 'synced')::int as wrong
+        from sync_state where tenant_id = ${t.id}`,
+  );
+  assert.equal(state?.n, entities, 'one sync_state row per entity (the gone order: its workflow found nothing to mark)');
+  assert.equal(state?.wrong, 0);
+
+  // Dependencies are resolved once: every customer is fetched exactly once in the whole run.
+  const customerFetches = h.fake.callLog.filter((c) => c.agreement === t.grantToken && /^\/customers\/\d+$/.test(c.path));
+  assert.equal(customerFetches.length, 8);
+  assert.equal(new Set(customerFetches.map((c) => c.path)).size, 8);
+});
+
+test('a running entity workflow, a failed sync and a pending renumbering go the entity workflow; the rest is committed in bulk', async () => {
+  const t = await h.createTenant('bulk-routing');
+  const seeded = seedAgreement(t.agreement, { customers: 2, projects: 0, ordersPerState: 0, quotesPerState: 0, draftInvoices: 10, bookedInvoices: 0, linesPerDocument: 1, seed: 22 });
+  const [running, failed, renumbered] = seeded.draftInvoices as [number, number, number];
+  const client = h.temporal.env.client;
+  // A webhook's sync in flight: its workflow is running (on a queue nobody polls, so it stays running).
+  await signalEntityChange(client, undrained, entityChange({ tenantId: t.id, tenant: t.name, kind: 'draft-invoice', number: running }, { eventId: 'webhook-1', source: 'eConomicInvoiceDraft', receivedAt: new Date() }));
+  await waitFor('visibility to show the running entity workflow', async () => (await entityWorkflows(t.name)).length === 1);
+  const store = createEntityStore(h.database.db);
+  const workflowId = (n: number) => entityWorkflowId(t.name, 'draft-invoice', n);
+  await store.recordOutcome({ tenantId: t.id, kind: 'draft-invoice', number: failed, workflowId: workflowId(failed), outcome: 'failed', errorType: 'EconomicTransient', error: 'e-conomic failed' });
+  await store.recordOutcome({ tenantId: t.id, kind: 'draft-invoice', number: renumbered, workflowId: workflowId(renumbered), outcome: 'failed', errorType: 'X', error: 'y', oldNumber: 9999 });
+
+  const activities = createActivities({ ...h.activityDeps, entities: entityWorkflowsOn(client, undrained) });
+  const input: ReconcileScopeInput = { tenantId: t.id, tenant: t.name, runId: 'routing-run', scope: 'draft-invoice', full: true, maxPages: 100, options: { pageSize: 4 } };
+  const result: ReconcileScopeResult = await new MockActivityEnvironment().run((i: ReconcileScopeInput) => activities.reconcileScope(i), input);
+
+  assert.equal(result.done, true);
+  assert.deepEqual(result.signalled.map((e) => e.number).sort((a, b) => a - b), [running, failed, renumbered].sort((a, b) => a - b));
+  assert.equal(result.cursor.counts.bulk, 7);
+  assert.equal(result.cursor.counts.signalled, 3);
+  assert.deepEqual(await liveDrafts(t), seeded.draftInvoices.filter((n) => ![running, failed, renumbered].includes(n)).sort((a, b) => a - b));
+  // The scope's progress on the tenant's row (status, the reconcile command): e-conomic's count included.
+  const progress = await createReconcileStore(h.database.db).progress(t.id);
+  assert.deepEqual(
+    progress && { scope: progress.scope, checked: progress.checked, total: progress.total, bulk: progress.bulk, signalled: progress.signalled },
+    { scope: 'draft-invoice', checked: 10, total: 10, bulk: 7, signalled: 3 },
+  );
+  // The failed sync's pending renumbering is left for its workflow to apply.
+  const [pending] = await h.database.db.select().from(syncState).where(and(eq(syncState.tenantId, t.id), eq(syncState.number, renumbered)));
+  assert.equal(pending?.pendingOldNumber, 9999);
+  await client.workflow.getHandle(workflowId(running)).terminate('test over');
+});
+
+test('a 429 on a fetch mid-scope: the retried attempt resumes at the heartbeat cursor, nothing lost or counted twice', async () => {
+  const t = await h.createTenant('bulk-resume');
+  const seeded = seedAgreement(t.agreement, { customers: 1, projects: 0, ordersPerState: 0, quotesPerState: 0, draftInvoices: 50, bookedInvoices: 0, linesPerDocument: 1, seed: 23 });
+  // A fetch of the fourth page's drafts is throttled once: the attempt fails after three pages were committed.
+  const throttled = `/invoices/drafts/${seeded.draftInvoices[35]}`;
+  const faults = h.fake.faults;
+  const take = faults.take.bind(faults);
+  let hits = 0;
+  faults.take = (agreement, paths) => {
+    if (agreement === t.grantToken && paths.includes(throttled) && ++hits === 1) return { kind: '429', times: 1, retryAfterSeconds: 1 };
+    return take(agreement, paths);
+  };
+  h.fake.resetCalls();
+  let summary;
+  try {
+    summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+      workflowId: `reconcile/${t.name}/test`,
+      taskQueue: h.reconcileTaskQueue,
+      args: [{ tenantId: t.id, tenant: t.name, mode: 'full', options: { pageSize: 10 } }],
+    });
+  } finally {
+    faults.take = take;
+  }
+  assert.equal(hits, 2, 'the throttled fetch was made again by the retried attempt');
+  const counts = summary.scopes['draft-invoice'];
+  assert.equal(counts?.checked, 50, 'each draft counted once across both attempts');
+  assert.equal(counts?.bulk, 50, 'each draft committed once across both attempts');
+  assert.equal(counts?.signalled, 0);
+  assert.equal(summary.failed, 0);
+  assert.deepEqual(await liveDrafts(t), [...seeded.draftInvoices].sort((a, b) => a - b));
+  const listed = h.fake.callLog
+    .filter((c) => c.agreement === t.grantToken && c.endpoint === '/invoices/drafts')
+    .map((c) => Number(new URLSearchParams(c.query).get('skippages')));
+  assert.deepEqual(listed, [0, 1, 2, 3, 3, 4], 'the interrupted page listed again, nothing before it');
+});
