@@ -11,6 +11,11 @@
 // very same instant can still split one workflow's events; the workflow coalesces them either way).
 // If the mark itself is lost (Postgres failing after the signal), the event is signalled again after the
 // lease with the same eventId, which the workflow drops as already seen.
+// Coalescing (docs/webhook.md, "The inbox relay"): of one workflow's events in a batch, only those that
+// carry a renumbering (`oldNumber`) and the last one are signalled, in seq order; the events in between
+// are marked relayed together with the next signalled one, once it is in Temporal. This is safe because
+// the entity workflow syncs the entity's latest state after its last event and keeps nothing else of an
+// inbox event (inbox events carry no reply-to or state hint); a renumbering is never dropped.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
@@ -38,6 +43,8 @@ export interface InboxRelayOptions {
   leaseMs?: number;
   /** Workflows signalled in parallel within a batch. */
   parallelism?: number;
+  /** Signal only one workflow's renumberings and last event of a batch (default true). */
+  coalesce?: boolean;
   /**
    * Event ids whose earlier signal attempt failed in a way that may still have reached Temporal (a
    * timeout): before signalling one of them again, the relay looks for it in the workflow's history.
@@ -70,12 +77,13 @@ interface QueuedRow extends Record<string, unknown> {
 }
 
 export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
-  const batchSize = options.batchSize ?? 200;
+  const batchSize = options.batchSize ?? 1000;
   const idleIntervalMs = options.idleIntervalMs ?? 1000;
   const minBackoffMs = options.minBackoffMs ?? 500;
   const maxBackoffMs = options.maxBackoffMs ?? 15_000;
   const signalTimeoutMs = options.signalTimeoutMs ?? 5000;
-  const parallelism = options.parallelism ?? 32;
+  const parallelism = options.parallelism ?? 64;
+  const coalesce = options.coalesce ?? true;
   const leaseMs = options.leaseMs ?? 60_000;
   const owner = randomUUID();
 
@@ -164,11 +172,18 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
       else lanes.set(row.workflow_id, [row]);
     }
     const done: number[] = [];
+    let signals = 0;
     const queue = [...lanes.values()];
     const worker = async () => {
       for (let lane = queue.shift(); lane; lane = queue.shift()) {
-        for (const row of lane) {
+        // Rows coalesced into the next signalled one: marked relayed only once it is in Temporal.
+        let carried: QueuedRow[] = [];
+        for (const [index, row] of lane.entries()) {
           if (failed) return;
+          if (coalesce && index < lane.length - 1 && row.old_number === null) {
+            carried.push(row);
+            continue;
+          }
           // A signal started now must end (its timeout) while the rows are still leased to this relay.
           if (Date.now() + signalTimeoutMs >= claimedAt + leaseMs) {
             leaseRunningOut = true;
@@ -176,6 +191,12 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
           }
           try {
             await signalRow(row);
+            signals += 1;
+            for (const c of carried) {
+              done.push(Number(c.seq));
+              uncertain.delete(c.event_id);
+            }
+            carried = [];
             done.push(Number(row.seq));
           } catch (err) {
             failed = true;
@@ -204,7 +225,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     const relayed = done.length;
     if (relayed > 0) {
       options.onRelayed?.(relayed);
-      options.log.info({ relayed }, 'inbox relay: events handed to Temporal');
+      options.log.info({ relayed, signals }, 'inbox relay: events handed to Temporal');
     }
     const more = (rows.length === batchSize || leaseRunningOut) && !failed;
     if (!failed && !more) options.gate.markUp();
