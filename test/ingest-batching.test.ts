@@ -1,18 +1,27 @@
-// The inbox's group commit (src/ingest/inbox-writer.ts, docs/webhook.md "Durable acceptance") over a
-// real Postgres: many concurrent rows go in few inserts; no write resolves before its row is committed
-// (a lock held by another connection holds every acceptance back); a failed group commit rejects every
-// row in it and writes none; a row the database refuses fails alone.
+// What a burst of webhooks shares (docs/webhook.md, "Durable acceptance"), over a real Postgres. The
+// inbox's group commit (src/ingest/inbox-writer.ts): many concurrent rows go in few inserts; no write
+// resolves before its row is committed (a lock held by another connection holds every acceptance back);
+// a failed group commit rejects every row in it and writes none; a row the database refuses fails alone.
+// The batched reads of the webhook path (src/util/batch-loader.ts): API keys and grants of concurrent
+// requests are read together and stay exact.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { inArray, sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { ensureTenant } from '../src/access/api-keys';
+import { createApiKey, createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
+import { grantCandidates } from '../src/db/schema';
+import { createGrantRecorder } from '../src/ingest/grant-recorder';
+import { createSecretBox } from '../src/secrets/secret-box';
+import { createBatchLoader } from '../src/util/batch-loader';
+import { registerSecret, testLogger } from './helpers/test-logs';
 import { openDatabase, queryRows } from '../src/db/client';
 import { syncEvents } from '../src/db/schema';
 import { createInboxWriter, type InboxRow } from '../src/ingest/inbox-writer';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { waitFor } from './helpers/wait';
+
+registerSecret('grant-token', 'grant-batched');
 
 let database: TestDatabase;
 let tenantId: number;
@@ -104,4 +113,51 @@ test('a row the database refuses fails alone; the others of its group are commit
   assert.equal(results[10]?.status, 'rejected');
   assert.equal(await stored(good), 20);
   assert.equal(await stored([bad]), 0);
+});
+
+test('batch loader: concurrent loads share reads, a read never serves a load that came after it began', async () => {
+  const reads: number[][] = [];
+  let release: (() => void) | undefined;
+  const loader = createBatchLoader<number, string>(async (keys) => {
+    reads.push(keys);
+    if (reads.length === 1) await new Promise<void>((resolve) => (release = resolve));
+    return new Map(keys.map((k) => [k, `v${k}:${reads.length}`]));
+  }, { maxConcurrent: 1 });
+  const first = Array.from({ length: 100 }, (_, i) => loader.load(i % 5));
+  await waitFor('the first read to begin', () => Promise.resolve(release !== undefined));
+  // Asked while the first read is in flight: answered by a later read.
+  const later = loader.load(1);
+  release?.();
+  assert.deepEqual(new Set(await Promise.all(first)), new Set(['v0:1', 'v1:1', 'v2:1', 'v3:1', 'v4:1']));
+  assert.equal(await later, 'v1:2');
+  assert.deepEqual(reads, [[0, 1, 2, 3, 4], [1]]);
+  assert.equal(await loader.load(99), 'v99:3');
+});
+
+test('API keys of concurrent requests are checked together and exactly: a key revoked before a request is refused', async () => {
+  const good = (await createApiKey(database.db, { tenant: 'batched' })).key;
+  const other = (await createApiKey(database.db, { tenant: 'batched-other' })).key;
+  const revoked = (await createApiKey(database.db, { tenant: 'batched' })).key;
+  await revokeApiKey(database.db, revoked);
+  const authenticator = createApiKeyAuthenticator(database.db);
+  const keys = Array.from({ length: 300 }, (_, i) => [good, other, revoked, 'C5E6A287-1B4B-4EAF-AD57-2CF78A52927C'][i % 4]!);
+  const answers = await Promise.all(keys.map((k) => authenticator.authenticate(k)));
+  for (const [i, answer] of answers.entries()) {
+    if (i % 4 === 0) assert.ok(answer.ok && answer.key.tenant === 'batched');
+    else if (i % 4 === 1) assert.ok(answer.ok && answer.key.tenant === 'batched-other');
+    else assert.deepEqual(answer, { ok: false, reason: 'invalid' });
+  }
+  await revokeApiKey(database.db, good);
+  assert.deepEqual(await authenticator.authenticate(good), { ok: false, reason: 'invalid' }, 'refused from the very next request');
+});
+
+test("grants of concurrent webhooks are read together: a new token is stored once as a candidate, the tenant's schedule ensured once", async () => {
+  const { id } = await ensureTenant(database.db, 'batched-grants');
+  const { log } = testLogger('ingest-batching');
+  const newGrants: number[] = [];
+  const recorder = createGrantRecorder({ db: database.db, box: createSecretBox(Buffer.alloc(32, 7)), log, onNewGrant: async (tenant) => void newGrants.push(tenant) });
+  await Promise.all(Array.from({ length: 200 }, () => recorder.record(id, 'grant-batched')));
+  const candidates = await database.db.select().from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]));
+  assert.equal(candidates.length, 1);
+  assert.deepEqual(newGrants, [id]);
 });
