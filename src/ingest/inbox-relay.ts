@@ -63,6 +63,8 @@ export interface InboxRelay {
   stop(): Promise<void>;
 }
 
+const TAIL_FACTOR = 4;
+
 interface QueuedRow extends Record<string, unknown> {
   seq: number | string;
   event_id: string;
@@ -131,19 +133,35 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     uncertain.delete(row.event_id);
   };
 
-  /** Leases the next batch to this relay, in one short statement; rows come back in seq order. */
+  /**
+   * Leases the next batch to this relay, in one short statement; rows come back in seq order. The batch
+   * is the oldest `batchSize` claimable rows (the head) and the later queued rows of the same workflows
+   * (the tail, up to TAIL_FACTOR times as many), so that a workflow's whole backlog is coalesced into
+   * one signal even when a burst interleaved its events with thousands of others.
+   */
   const claim = async (): Promise<QueuedRow[]> => {
     const rows = await queryRows<QueuedRow>(
       options.db,
-      sql`with claimable as (
-            select e.seq from sync_events e
+      sql`with head as (
+            select e.seq, e.workflow_id from sync_events e
              where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
                and not exists (
                  select 1 from sync_events p
                   where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
              order by e.seq
              limit ${batchSize}
-               for update of e skip locked)
+               for update of e skip locked),
+          tail as (
+            select e.seq from sync_events e
+             where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
+               and e.workflow_id in (select workflow_id from head)
+               and not exists (
+                 select 1 from sync_events p
+                  where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
+             order by e.seq
+             limit ${batchSize * TAIL_FACTOR}
+               for update of e skip locked),
+          claimable as (select seq from head union select seq from tail)
           update sync_events s
              set lease_owner = ${owner}, lease_until = now() + ${leaseMs}::integer * interval '1 millisecond'
             from claimable c, tenants t
@@ -227,7 +245,7 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
       options.onRelayed?.(relayed);
       options.log.info({ relayed, signals }, 'inbox relay: events handed to Temporal');
     }
-    const more = (rows.length === batchSize || leaseRunningOut) && !failed;
+    const more = (rows.length >= batchSize || leaseRunningOut) && !failed;
     if (!failed && !more) options.gate.markUp();
     if (failed) options.gate.markDown();
     return { relayed, failed, more };
