@@ -1,14 +1,18 @@
 // The small parts of ingestion on their own: the semaphore, the API key cache used when Postgres is
 // unreachable (and what it tells the webhook's failed-authentication limit), and the overflow path
-// (Temporal saturated → inbox → relayed).
+// (Temporal saturated → inbox → relayed), and the inbox taking over while Temporal is slow.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { createApiKeyAuthenticator, revokeApiKey } from '../src/access/api-keys';
+import { Client, Connection } from '@temporalio/client';
+import { createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
 import { syncEvents } from '../src/db/schema';
+import { createEventLog } from '../src/ingest/event-log';
+import { createIngestor, createTemporalGate } from '../src/ingest/ingestor';
 import { createSemaphore } from '../src/ingest/semaphore';
 import { createApiKey } from './helpers/api-keys';
-import { registerSecret } from './helpers/test-logs';
+import { checkpoint, type Checkpoint } from './helpers/hooked-store';
+import { registerSecret, testLogger } from './helpers/test-logs';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { assertDelivered } from './helpers/history';
 import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
@@ -105,5 +109,47 @@ test('Temporal saturated: requests beyond the signal queue go to the inbox and a
     }
   } finally {
     await webhook.close();
+  }
+});
+
+test('while Temporal is slower than slowSignalMs, only two signals stay in flight: other requests go to the inbox at once', async () => {
+  const { log } = testLogger('ingest-slow');
+  const tenant = (await ensureTenant(database.db, 'slow')).id;
+  let held: Checkpoint | undefined;
+  let arrivals = 0;
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({
+    connection,
+    namespace: temporal.namespace,
+    interceptors: {
+      workflow: [
+        {
+          async signalWithStart(input, next) {
+            arrivals += 1;
+            if (held) await held.arrive();
+            return next(input);
+          },
+        },
+      ],
+    },
+  });
+  const eventLog = createEventLog({ db: database.db, log });
+  // Every completed signal counts as slow.
+  const ingestor = createIngestor({ db: database.db, client, taskQueue: uniqueTaskQueue('slow'), log, eventLog, gate: createTemporalGate(), slowSignalMs: 0 });
+  const event = (number: number) => ({ tenantId: tenant, tenant: 'slow', source: 'eConomicOrder' as const, number });
+  try {
+    assert.equal((await ingestor.accept(event(1))).outcome, 'signalled', 'no latency known yet: straight to Temporal');
+    held = checkpoint();
+    const probes = [ingestor.accept(event(2)), ingestor.accept(event(3))];
+    await held.reached;
+    await waitFor('both probes at Temporal', () => Promise.resolve(arrivals === 3));
+    const third = await ingestor.accept(event(4));
+    assert.equal(third.outcome, 'queued', 'two signals in flight while Temporal is slow: the inbox takes it');
+    held.release();
+    assert.deepEqual((await Promise.all(probes)).map((a) => a.outcome), ['signalled', 'signalled']);
+  } finally {
+    held?.release();
+    await eventLog.stop();
+    await connection.close();
   }
 });

@@ -88,7 +88,7 @@ export async function readGrantStates(db: Database, tenantIds: readonly number[]
     .select({ tenantId: tenantCredentials.tenantId, fingerprint: tenantCredentials.grantFingerprint, status: tenantCredentials.status })
     .from(tenantCredentials)
     .where(tenantIds.length === 1 ? eq(tenantCredentials.tenantId, tenantIds[0] as number) : inArray(tenantCredentials.tenantId, [...tenantIds]));
-  return new Map(rows.map((r) => [r.tenantId, { fingerprint: r.fingerprint, status: r.status as CredentialStatus }]));
+  return new Map(rows.map((r) => [r.tenantId, { fingerprint: r.fingerprint, status: r.status }]));
 }
 
 export async function loadGrant(db: Database, box: SecretBox, tenantId: number): Promise<StoredGrant | undefined> {

@@ -30,7 +30,7 @@ export interface IngestionOptions {
   secretBox: SecretBox;
   log: Logger;
   observer?: IngestObserver;
-  ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs' | 'inboxMaxBatch' | 'inboxConcurrency'>;
+  ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs' | 'inboxMaxBatch' | 'inboxConcurrency' | 'slowSignalMs'>;
   relay?: Pick<InboxRelayOptions, 'batchSize' | 'idleIntervalMs' | 'minBackoffMs' | 'maxBackoffMs' | 'signalTimeoutMs' | 'parallelism' | 'coalesce'>;
   eventLog?: { batchSize?: number; flushIntervalMs?: number };
   /** See GrantRecorderOptions.onNewGrant. */

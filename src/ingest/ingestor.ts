@@ -2,10 +2,10 @@
 // its entity workflow) or, when Temporal is unreachable, slow or saturated, once it is in the Postgres
 // inbox (a `sync_events` row with outcome `queued`, handed to Temporal later by ./inbox-relay). Only a
 // durable event is acknowledged; when neither store takes it, the caller answers 503. The direct signal
-// is used while a slot is free (an idle service answers after one signal); once `maxInFlight` signals
-// are in flight a request does not wait for one (by default) but goes to the inbox, whose rows are
-// group-committed (./inbox-writer), so a burst is acknowledged at the speed of Postgres
-// (docs/webhook.md, "Durable acceptance").
+// is used while a slot is free and Temporal answers fast (an idle service answers after one signal);
+// once `maxInFlight` signals are in flight, or while signals take longer than `slowSignalMs`, a request
+// does not wait but goes to the inbox, whose rows are group-committed (./inbox-writer), so a burst is
+// acknowledged at the speed of Postgres (docs/webhook.md, "Durable acceptance").
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
@@ -71,6 +71,11 @@ export interface IngestorOptions {
   maxInFlight?: number;
   /** Requests waiting for a slot; beyond that they go to the inbox at once. */
   maxWaiting?: number;
+  /**
+   * A signal-with-start slower than this (moving average) makes the inbox the faster acknowledgement:
+   * only a couple of signals then stay in flight, the rest of the requests go to the inbox.
+   */
+  slowSignalMs?: number;
   /** How long a request waits for a slot before it goes to the inbox (0: never waits). */
   waitMs?: number;
   /** Deadline of one signal-with-start. */
@@ -103,7 +108,11 @@ export const INGEST_DEFAULTS = {
   inboxTimeoutMs: 10_000,
   inboxMaxBatch: 500,
   inboxConcurrency: 2,
+  slowSignalMs: 100,
 };
+
+/** Signals kept in flight while Temporal is slow (see slowSignalMs). */
+const SLOW_PROBES = 2;
 
 export function createIngestor(options: IngestorOptions): Ingestor {
   const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };
@@ -116,17 +125,24 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     onCommit: options.onInboxCommit,
   });
 
+  // Recent signal-with-start latency (moving average). While Temporal answers slower than
+  // `slowSignalMs`, an inbox group commit acknowledges sooner: only SLOW_PROBES signals stay in flight
+  // (they keep the average current), everything else goes to the inbox.
+  let signalMs = 0;
   const signal = async (change: EntityChange): Promise<boolean> => {
     if (options.gate.down) return false; // keep order behind what the inbox holds; the relay reopens the gate
+    if (signalMs > o.slowSignalMs && semaphore.inFlight >= SLOW_PROBES) return false;
     const release = await semaphore.acquire(o.waitMs);
     if (!release) return false; // saturated: the inbox takes it
     try {
+      const started = performance.now();
       const deadline = Date.now() + o.signalTimeoutMs;
       await withTimeout(
         options.client.withDeadline(deadline, () => signalEntityChange(options.client, options.taskQueue, change)),
         o.signalTimeoutMs + 250,
         'signal',
       );
+      signalMs = 0.8 * signalMs + 0.2 * (performance.now() - started);
       return true;
     } catch (err) {
       // Unreachable, slow or refusing: the event may or may not have arrived. The inbox re-delivers it
