@@ -55,13 +55,13 @@ export interface InboxWriterOptions {
   maxBatch?: number;
   /** Inserts in flight at once (each holds one pooled connection). */
   maxConcurrent?: number;
-  /** Deadline of one group commit, and the longest a row waits for its group commit to begin. */
+  /** Deadline of a row, from `write` until its group commit committed. */
   timeoutMs?: number;
   /** Called with the number of rows of each committed group. */
   onCommit?: (rows: number) => void;
 }
 
-export const INBOX_WRITER_DEFAULTS = { maxBatch: 500, maxConcurrent: 2, timeoutMs: 10_000 };
+export const INBOX_WRITER_DEFAULTS = { maxBatch: 500, maxConcurrent: 4, timeoutMs: 10_000 };
 
 interface Waiter {
   row: InboxRow;
@@ -78,11 +78,11 @@ export function createInboxWriter(options: InboxWriterOptions): InboxWriter {
   let inFlight = 0;
   let scheduled = false;
 
-  const insert = (rows: InboxRow[]) => withTimeout(insertSyncEventRows(options.db, rows), timeoutMs, 'inbox insert');
-
   const commit = async (group: Waiter[]): Promise<void> => {
     try {
-      await insert(group.map((w) => w.row));
+      // One deadline per row, from the moment it was handed over: its wait for the group commit to begin counts.
+      const left = Math.max(1, timeoutMs - (Date.now() - Math.min(...group.map((w) => w.since))));
+      await withTimeout(insertSyncEventRows(options.db, group.map((w) => w.row)), left, 'inbox insert');
       options.onCommit?.(group.length);
       for (const w of group) w.resolve();
     } catch (err) {

@@ -80,7 +80,7 @@ export interface IngestorOptions {
   waitMs?: number;
   /** Deadline of one signal-with-start. */
   signalTimeoutMs?: number;
-  /** Deadline of one inbox group commit (and the longest a row waits for its group commit to begin). */
+  /** Deadline of an inbox row, from the request's hand-over until its group commit committed. */
   inboxTimeoutMs?: number;
   /** Most inbox rows written in one group commit. */
   inboxMaxBatch?: number;
@@ -107,7 +107,7 @@ export const INGEST_DEFAULTS = {
   signalTimeoutMs: 3000,
   inboxTimeoutMs: 10_000,
   inboxMaxBatch: 500,
-  inboxConcurrency: 2,
+  inboxConcurrency: 4,
   slowSignalMs: 100,
 };
 
