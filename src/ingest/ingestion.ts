@@ -30,7 +30,7 @@ export interface IngestionOptions {
   secretBox: SecretBox;
   log: Logger;
   observer?: IngestObserver;
-  ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs' | 'inboxMaxBatch' | 'inboxConcurrency' | 'slowSignalMs'>;
+  ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs' | 'inboxMaxBatch' | 'inboxConcurrency' | 'slowSignalMs' | 'slowProbeIntervalMs'>;
   relay?: Pick<InboxRelayOptions, 'batchSize' | 'idleIntervalMs' | 'minBackoffMs' | 'maxBackoffMs' | 'signalTimeoutMs' | 'parallelism' | 'coalesce'>;
   eventLog?: { batchSize?: number; flushIntervalMs?: number };
   /** See GrantRecorderOptions.onNewGrant. */

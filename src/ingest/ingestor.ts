@@ -73,9 +73,11 @@ export interface IngestorOptions {
   maxWaiting?: number;
   /**
    * A signal-with-start slower than this (moving average) makes the inbox the faster acknowledgement:
-   * only a couple of signals then stay in flight, the rest of the requests go to the inbox.
+   * only a probe per `slowProbeIntervalMs` is then signalled directly, the rest go to the inbox.
    */
   slowSignalMs?: number;
+  /** While signals are slow, at most one direct signal (a probe) per this many ms. */
+  slowProbeIntervalMs?: number;
   /** How long a request waits for a slot before it goes to the inbox (0: never waits). */
   waitMs?: number;
   /** Deadline of one signal-with-start. */
@@ -109,10 +111,8 @@ export const INGEST_DEFAULTS = {
   inboxMaxBatch: 500,
   inboxConcurrency: 4,
   slowSignalMs: 100,
+  slowProbeIntervalMs: 1000,
 };
-
-/** Signals kept in flight while Temporal is slow (see slowSignalMs). */
-const SLOW_PROBES = 2;
 
 export function createIngestor(options: IngestorOptions): Ingestor {
   const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };
@@ -126,12 +126,17 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   });
 
   // Recent signal-with-start latency (moving average). While Temporal answers slower than
-  // `slowSignalMs`, an inbox group commit acknowledges sooner: only SLOW_PROBES signals stay in flight
-  // (they keep the average current), everything else goes to the inbox.
+  // `slowSignalMs`, an inbox group commit acknowledges sooner: one request per `slowProbeIntervalMs`
+  // is signalled directly (a probe that keeps the average current; so few that they stay out of the
+  // 99th percentile), everything else goes to the inbox.
   let signalMs = 0;
+  let lastProbe = -Infinity;
   const signal = async (change: EntityChange): Promise<boolean> => {
     if (options.gate.down) return false; // keep order behind what the inbox holds; the relay reopens the gate
-    if (signalMs > o.slowSignalMs && semaphore.inFlight >= SLOW_PROBES) return false;
+    if (signalMs > o.slowSignalMs) {
+      if (semaphore.inFlight > 0 || performance.now() - lastProbe < o.slowProbeIntervalMs) return false;
+      lastProbe = performance.now();
+    }
     const release = await semaphore.acquire(o.waitMs);
     if (!release) return false; // saturated: the inbox takes it
     try {
