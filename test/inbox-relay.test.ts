@@ -1,7 +1,8 @@
 // The inbox relay (src/ingest/inbox-relay.ts) on a real Temporal dev server, with real Postgres and the
 // embedded PGlite: it holds no transaction while Temporal takes (or does not take) its signals, and a
-// relay that dies mid-batch holds its rows for one lease only. A signal is held at a chosen point by a
-// client interceptor of the test's own Temporal client, never by timing.
+// relay that dies mid-batch holds its rows for one lease only; one workflow's events in a batch are
+// coalesced. A signal is held at a chosen point by a client interceptor of the test's own Temporal
+// client, never by timing.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -160,4 +161,37 @@ test("a crashed relay's lease expires: another relay then relays its rows, each 
   assert.equal(late.relayed, 0);
   const rows = await database.db.select().from(syncEvents).where(inArray(syncEvents.eventId, eventIds));
   assert.ok(rows.every((r) => r.outcome === 'relayed' && r.leaseOwner === null), 'the dead relay released nothing it did not hold');
+});
+
+test("one workflow's events in a batch are coalesced: fewer signals, its renumbering and last event signalled, every row relayed", async () => {
+  const tenant = 'relay-coalesce';
+  await queueEvents(database.db, tenant, [1]); // the tenant
+  const [{ id: tenantId }] = (await database.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.name, tenant))) as [{ id: number }];
+  const workflowId = entityWorkflowId(tenant, 'project', 41);
+  const events = Array.from({ length: 30 }, (_, i) => ({
+    eventId: randomUUID(),
+    tenantId,
+    source: 'eConomicProject',
+    kind: 'project',
+    number: 41,
+    // The 11th event renumbered the project from 40 to 41.
+    oldNumber: i === 10 ? 40 : null,
+    receivedAt: new Date(),
+    workflowId,
+    outcome: 'queued' as const,
+  }));
+  await database.db.insert(syncEvents).values(events);
+  const relay = relayOn(database.db, temporal.env.client);
+  for (let pass = await relay.relayOnce(); pass.relayed > 0 || pass.more; pass = await relay.relayOnce());
+  const signalled = await changeSignals(temporal.env.client, workflowId);
+  assert.deepEqual(
+    signalled.map((s) => [s.eventId, s.oldNumber]),
+    [
+      [events[10]!.eventId, 40],
+      [events[29]!.eventId, undefined],
+    ],
+    'the renumbering, then the last event',
+  );
+  const rows = await database.db.select().from(syncEvents).where(inArray(syncEvents.eventId, events.map((e) => e.eventId)));
+  assert.ok(rows.every((r) => r.outcome === 'relayed' && r.relayedAt instanceof Date && r.leaseOwner === null), 'every row relayed, the coalesced ones too');
 });

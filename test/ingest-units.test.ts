@@ -1,16 +1,20 @@
 // The small parts of ingestion on their own: the semaphore, the API key cache used when Postgres is
 // unreachable (and what it tells the webhook's failed-authentication limit), and the overflow path
-// (Temporal saturated → inbox → relayed).
+// (Temporal saturated → inbox → relayed), and the inbox taking over while Temporal is slow.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { createApiKeyAuthenticator, revokeApiKey } from '../src/access/api-keys';
+import { Client, Connection } from '@temporalio/client';
+import { createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
 import { syncEvents } from '../src/db/schema';
+import { createEventLog } from '../src/ingest/event-log';
+import { createIngestor, createTemporalGate } from '../src/ingest/ingestor';
 import { createSemaphore } from '../src/ingest/semaphore';
 import { createApiKey } from './helpers/api-keys';
-import { registerSecret } from './helpers/test-logs';
+import { checkpoint, type Checkpoint } from './helpers/hooked-store';
+import { registerSecret, testLogger } from './helpers/test-logs';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { changeSignals } from './helpers/history';
+import { assertDelivered } from './helpers/history';
 import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { startTestWebhook, waitFor } from './helpers/webhook';
 
@@ -99,11 +103,54 @@ test('Temporal saturated: requests beyond the signal queue go to the inbox and a
     assert.equal(outcomes.length, 40);
     assert.ok(outcomes.includes('relayed'), 'some went through the inbox');
     assert.ok(outcomes.includes('signalled'), 'some went straight to Temporal');
+    const ours = rows.filter((r) => events.some((e) => e.eventId === r.eventId));
     for (const workflowId of new Set(events.map((e) => e.workflowId))) {
-      const expected = events.filter((e) => e.workflowId === workflowId).map((e) => e.eventId).sort();
-      assert.deepEqual((await changeSignals(temporal.env.client, workflowId)).map((s) => s.eventId).sort(), expected);
+      await assertDelivered(temporal.env.client, workflowId, ours.filter((r) => r.workflowId === workflowId));
     }
   } finally {
     await webhook.close();
+  }
+});
+
+test('while Temporal is slower than slowSignalMs, one probe is signalled, other requests go to the inbox at once', async () => {
+  const { log } = testLogger('ingest-slow');
+  const tenant = (await ensureTenant(database.db, 'slow')).id;
+  let held: Checkpoint | undefined;
+  let arrivals = 0;
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({
+    connection,
+    namespace: temporal.namespace,
+    interceptors: {
+      workflow: [
+        {
+          async signalWithStart(input, next) {
+            arrivals += 1;
+            if (held) await held.arrive();
+            return next(input);
+          },
+        },
+      ],
+    },
+  });
+  const eventLog = createEventLog({ db: database.db, log });
+  // Every completed signal counts as slow; a probe at most every minute (never twice in this test).
+  const ingestor = createIngestor({ db: database.db, client, taskQueue: uniqueTaskQueue('slow'), log, eventLog, gate: createTemporalGate(), slowSignalMs: 0, slowProbeIntervalMs: 60_000 });
+  const event = (number: number) => ({ tenantId: tenant, tenant: 'slow', source: 'eConomicOrder' as const, number });
+  try {
+    assert.equal((await ingestor.accept(event(1))).outcome, 'signalled', 'no latency known yet: straight to Temporal');
+    held = checkpoint();
+    const probe = ingestor.accept(event(2));
+    await held.reached;
+    assert.equal(arrivals, 2);
+    assert.equal((await ingestor.accept(event(3))).outcome, 'queued', 'a probe in flight while Temporal is slow: the inbox takes it');
+    held.release();
+    assert.equal((await probe).outcome, 'signalled');
+    assert.equal((await ingestor.accept(event(4))).outcome, 'queued', 'no second probe within the interval');
+    assert.equal(arrivals, 2);
+  } finally {
+    held?.release();
+    await eventLog.stop();
+    await connection.close();
   }
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { revokeApiKey } from '../src/access/api-keys';
 import { loadGrant, pendingCandidates } from '../src/access/grants';
@@ -15,7 +15,7 @@ import { createSecretBox } from '../src/secrets/secret-box';
 import { API_SOURCES, SOURCE_KIND } from '../src/shared/entities';
 import { createApiKey } from './helpers/api-keys';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { changeSignals, historyText } from './helpers/history';
+import { assertDelivered, changeSignals, historyText } from './helpers/history';
 import { startTestTemporal, uniqueTaskQueue, type TestTemporal } from './helpers/temporal';
 import { registerSecret } from './helpers/test-logs';
 import { startTestWebhook, waitFor, type TestWebhook } from './helpers/webhook';
@@ -375,22 +375,14 @@ describe('robustness', () => {
       const rows = await database.db.select({ seq: syncEvents.seq }).from(syncEvents).where(eq(syncEvents.outcome, 'queued'));
       return rows.length === 0;
     });
-    const expected = new Map<string, Set<string>>();
-    for (const r of results) {
-      workflowsSeen.add(r.body.workflowId);
-      const set = expected.get(r.body.workflowId) ?? new Set<string>();
-      set.add(r.body.eventId);
-      expected.set(r.body.workflowId, set);
-    }
-    for (const [workflowId, eventIds] of expected) {
-      const signalled = (await changeSignals(temporal.env.client, workflowId)).map((s) => s.eventId).filter((id) => eventIds.has(id));
-      assert.equal(signalled.length, eventIds.size, workflowId);
-      assert.equal(new Set(signalled).size, eventIds.size, `duplicates in ${workflowId}`);
-    }
+    for (const r of results) workflowsSeen.add(r.body.workflowId);
     await webhook.pipeline.eventLog.flush();
-    const [recorded] = await queryRows<{ n: number }>(database.db, sql`
-      select count(*)::int as n from sync_events where event_id in (${sql.join(results.map((r) => sql`${r.body.eventId}`), sql`, `)})`);
-    assert.equal(recorded?.n, N);
+    const recorded = await database.db.select().from(syncEvents).where(inArray(syncEvents.eventId, results.map((r) => r.body.eventId)));
+    assert.equal(recorded.length, N);
+    // Every 202 reached its workflow, once; the ones that went through the inbox possibly coalesced.
+    for (const workflowId of new Set(results.map((r) => r.body.workflowId))) {
+      await assertDelivered(temporal.env.client, workflowId, recorded.filter((r) => r.workflowId === workflowId));
+    }
   });
 
   test('metrics report events by source and outcome, latency and inbox depth; the webhook port does not serve them', async () => {

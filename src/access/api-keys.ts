@@ -2,11 +2,12 @@
 // SHA-256 hash and an 8-character prefix are stored. The prefix finds candidate rows; the hash is
 // compared in constant time. Unknown and revoked keys are indistinguishable to callers.
 import { createHash, randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { apiKeys, tenants } from '../db/schema';
 import { safeEqual } from '../secrets/secret-box';
 import { TENANT_NAME_PATTERN } from '../shared/entities';
+import { createBatchLoader } from '../util/batch-loader';
 import { withTimeout } from '../util/with-timeout';
 
 export const API_KEY_PREFIX_LENGTH = 8;
@@ -128,6 +129,8 @@ export interface ApiKeyAuthenticator {
 
 /**
  * Authenticates against the database on every request (a revocation takes effect on the next one).
+ * The lookups of concurrent requests share one query (src/util/batch-loader.ts: each request's answer
+ * comes from a read begun after it arrived, so this stays exact).
  * When the database cannot be reached in `timeoutMs`, the last answer known for that key hash is used;
  * a key never seen before is then `unavailable` (the caller answers 503, not 401).
  */
@@ -135,6 +138,17 @@ export function createApiKeyAuthenticator(db: Database, options: { timeoutMs?: n
   const timeoutMs = options.timeoutMs ?? 2000;
   const cacheSize = options.cacheSize ?? 10_000;
   const lastKnown = new Map<string, AuthenticatedKey | null>();
+  type KeyRow = { tenantId: number; tenant: string; prefix: string; keyHash: string; revokedAt: Date | null };
+  const byPrefix = createBatchLoader<string, KeyRow[]>(async (prefixes) => {
+    const rows = await db
+      .select({ tenantId: apiKeys.tenantId, tenant: tenants.name, prefix: apiKeys.prefix, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys)
+      .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .where(inArray(apiKeys.prefix, prefixes));
+    const found = new Map<string, KeyRow[]>();
+    for (const row of rows) found.set(row.prefix, [...(found.get(row.prefix) ?? []), row]);
+    return found;
+  });
 
   const remember = (hash: string, value: AuthenticatedKey | null) => {
     lastKnown.delete(hash);
@@ -156,14 +170,7 @@ export function createApiKeyAuthenticator(db: Database, options: { timeoutMs?: n
       const prefix = apiKeyPrefix(key);
       let found: AuthenticatedKey | null;
       try {
-        const rows = await withTimeout(
-          db
-            .select({ tenantId: apiKeys.tenantId, tenant: tenants.name, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
-            .from(apiKeys)
-            .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-            .where(eq(apiKeys.prefix, prefix)),
-          timeoutMs,
-        );
+        const rows = (await withTimeout(byPrefix.load(prefix), timeoutMs)) ?? [];
         // Compare every candidate (no early exit), in constant time.
         let match: (typeof rows)[number] | undefined;
         for (const row of rows) if (safeEqual(row.keyHash, hash)) match = row;

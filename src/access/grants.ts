@@ -6,7 +6,7 @@
 // grant broken until a grant verifies again; a periodic `/self` re-check (next_check_at, shared by every
 // worker) heals a grant the customer restored. A 403 is recorded per entity kind (tenant_kind_access) and
 // never touches the credentials. Workflows only ever see the tenant's id; tokens stay in activities.
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { grantCandidates, tenantCredentials, tenantKindAccess } from '../db/schema';
 import { safeEqual, type SecretBox } from '../secrets/secret-box';
@@ -47,12 +47,16 @@ export type CandidateOutcome = 'unchanged' | 'candidate' | 'recheck';
  * now (the customer fixed the app in e-conomic), or RESEND_RECHECK_MIN_MS after the last check, so a
  * burst of webhooks with a revoked token costs one `/self` call, not one each; a token refused before is ignored.
  */
-export async function recordCandidate(db: Database, box: SecretBox, tenantId: number, token: string): Promise<CandidateOutcome> {
+export async function recordCandidate(
+  db: Database,
+  box: SecretBox,
+  tenantId: number,
+  token: string,
+  /** The tenant's credentials row as read after the webhook arrived (readGrantStates), to save the read. */
+  read?: { current: GrantState | undefined },
+): Promise<CandidateOutcome> {
   const fingerprint = box.fingerprint(token);
-  const [current] = await db
-    .select({ fingerprint: tenantCredentials.grantFingerprint, status: tenantCredentials.status })
-    .from(tenantCredentials)
-    .where(eq(tenantCredentials.tenantId, tenantId));
+  const current = read ? read.current : (await readGrantStates(db, [tenantId])).get(tenantId);
   if (current?.fingerprint && safeEqual(current.fingerprint, fingerprint)) {
     if (current.status !== 'broken') return 'unchanged';
     const notBefore = sql`coalesce(${tenantCredentials.lastCheckAt}, now()) + ${RESEND_RECHECK_MIN_MS}::bigint * interval '1 millisecond'`;
@@ -70,6 +74,21 @@ export async function recordCandidate(db: Database, box: SecretBox, tenantId: nu
     .onConflictDoNothing()
     .returning({ fingerprint: grantCandidates.fingerprint });
   return inserted.length > 0 ? 'candidate' : 'unchanged';
+}
+
+/** What recordCandidate needs of a tenant's credentials row. */
+export interface GrantState {
+  fingerprint: string | null;
+  status: CredentialStatus;
+}
+
+/** The credentials rows of these tenants (one query; a tenant without a row is absent). */
+export async function readGrantStates(db: Database, tenantIds: readonly number[]): Promise<Map<number, GrantState>> {
+  const rows = await db
+    .select({ tenantId: tenantCredentials.tenantId, fingerprint: tenantCredentials.grantFingerprint, status: tenantCredentials.status })
+    .from(tenantCredentials)
+    .where(tenantIds.length === 1 ? eq(tenantCredentials.tenantId, tenantIds[0] as number) : inArray(tenantCredentials.tenantId, [...tenantIds]));
+  return new Map(rows.map((r) => [r.tenantId, { fingerprint: r.fingerprint, status: r.status }]));
 }
 
 export async function loadGrant(db: Database, box: SecretBox, tenantId: number): Promise<StoredGrant | undefined> {

@@ -29,6 +29,12 @@ export function createMetrics() {
       help: 'Events the inbox relay handed to Temporal after it was unreachable.',
       registers: [registry],
     }),
+    inboxGroupRows: new Histogram({
+      name: 'economic_sync_inbox_group_commit_rows',
+      help: 'Inbox rows written per group commit (docs/webhook.md): large groups mean a burst went to the inbox.',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
+      registers: [registry],
+    }),
     eventLogDropped: new Counter({
       name: 'economic_sync_event_log_dropped_total',
       help: 'sync_events audit rows of signalled events dropped because Postgres was unreachable too long.',

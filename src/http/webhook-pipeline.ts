@@ -25,6 +25,7 @@ export function ingestMetrics(metrics: Metrics): IngestObserver {
     inboxDepth: (depth) => metrics.inboxDepth.set(depth),
     inboxQueued: () => metrics.inboxDepth.inc(),
     inboxRelayed: (count) => metrics.inboxRelayed.inc(count),
+    inboxCommitted: (rows) => metrics.inboxGroupRows.observe(rows),
     eventLogDropped: (count) => metrics.eventLogDropped.inc(count),
   };
 }

@@ -2,9 +2,10 @@
 // written in batches off the request path (the event is already durable in Temporal; the row is the
 // read model's record of it). Failed batches are retried; the buffer is bounded, and an overflow is
 // logged and counted, never blocking a webhook.
-import { syncEvents } from '../db/schema';
+import type { syncEvents } from '../db/schema';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
+import { insertSyncEventRows } from './inbox-writer';
 
 export type SyncEventRow = typeof syncEvents.$inferInsert;
 
@@ -37,7 +38,7 @@ export function createEventLog(options: EventLogOptions): EventLog {
   const writeOnce = async (): Promise<void> => {
     while (buffer.length > 0) {
       const batch = buffer.slice(0, batchSize);
-      await options.db.insert(syncEvents).values(batch).onConflictDoNothing({ target: syncEvents.eventId });
+      await insertSyncEventRows(options.db, batch, { ignoreDuplicates: true });
       buffer = buffer.slice(batch.length);
       failures = 0;
     }

@@ -2,10 +2,12 @@
 // other than the one in use is stored as a *candidate* that an activity verifies with `GET /self` before
 // it is used for anything (docs/webhook.md, "The grant and the agreement"); the token in use sent again
 // while broken makes its re-check due now. The HTTP request never calls e-conomic. There is no
-// per-process cache: one primary-key read per webhook (beside a Temporal signal, which costs far more)
-// keeps every API process exact after a 401 or an `access unbind`. Failures are logged (without the
-// token) and never fail the webhook.
-import { recordCandidate } from '../access/grants';
+// per-process cache: every webhook's tenant is read after the webhook arrived, which keeps every API
+// process exact after a 401 or an `access unbind`; the reads of concurrent webhooks share one query
+// (src/util/batch-loader.ts), so a burst costs a few reads, not one per webhook. Failures are logged
+// (without the token) and never fail the webhook.
+import { readGrantStates, recordCandidate, type GrantState } from '../access/grants';
+import { createBatchLoader } from '../util/batch-loader';
 import { withTimeout } from '../util/with-timeout';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
@@ -27,10 +29,15 @@ export interface GrantRecorderOptions {
 
 export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorder {
   const timeoutMs = options.timeoutMs ?? 2000;
+  const states = createBatchLoader<number, GrantState>((tenantIds) => readGrantStates(options.db, tenantIds));
+  const record = async (tenantId: number, token: string) => {
+    const current = await states.load(tenantId);
+    return recordCandidate(options.db, options.box, tenantId, token, { current });
+  };
   return {
     async record(tenantId, token) {
       try {
-        const outcome = await withTimeout(recordCandidate(options.db, options.box, tenantId, token), timeoutMs, 'grant store');
+        const outcome = await withTimeout(record(tenantId, token), timeoutMs, 'grant store');
         if (outcome === 'candidate') {
           options.log.info({ tenantId }, 'a webhook brought a new grant token for the tenant; the next sync verifies it before using it');
           options.onNewGrant?.(tenantId).catch((err: unknown) =>

@@ -11,6 +11,11 @@
 // very same instant can still split one workflow's events; the workflow coalesces them either way).
 // If the mark itself is lost (Postgres failing after the signal), the event is signalled again after the
 // lease with the same eventId, which the workflow drops as already seen.
+// Coalescing (docs/webhook.md, "The inbox relay"): of one workflow's events in a batch, only those that
+// carry a renumbering (`oldNumber`) and the last one are signalled, in seq order; the events in between
+// are marked relayed together with the next signalled one, once it is in Temporal. This is safe because
+// the entity workflow syncs the entity's latest state after its last event and keeps nothing else of an
+// inbox event (inbox events carry no reply-to or state hint); a renumbering is never dropped.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
@@ -38,6 +43,8 @@ export interface InboxRelayOptions {
   leaseMs?: number;
   /** Workflows signalled in parallel within a batch. */
   parallelism?: number;
+  /** Signal only one workflow's renumberings and last event of a batch (default true). */
+  coalesce?: boolean;
   /**
    * Event ids whose earlier signal attempt failed in a way that may still have reached Temporal (a
    * timeout): before signalling one of them again, the relay looks for it in the workflow's history.
@@ -56,6 +63,8 @@ export interface InboxRelay {
   stop(): Promise<void>;
 }
 
+const TAIL_FACTOR = 4;
+
 interface QueuedRow extends Record<string, unknown> {
   seq: number | string;
   event_id: string;
@@ -70,12 +79,13 @@ interface QueuedRow extends Record<string, unknown> {
 }
 
 export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
-  const batchSize = options.batchSize ?? 200;
+  const batchSize = options.batchSize ?? 1000;
   const idleIntervalMs = options.idleIntervalMs ?? 1000;
   const minBackoffMs = options.minBackoffMs ?? 500;
   const maxBackoffMs = options.maxBackoffMs ?? 15_000;
   const signalTimeoutMs = options.signalTimeoutMs ?? 5000;
-  const parallelism = options.parallelism ?? 32;
+  const parallelism = options.parallelism ?? 64;
+  const coalesce = options.coalesce ?? true;
   const leaseMs = options.leaseMs ?? 60_000;
   const owner = randomUUID();
 
@@ -123,19 +133,35 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     uncertain.delete(row.event_id);
   };
 
-  /** Leases the next batch to this relay, in one short statement; rows come back in seq order. */
+  /**
+   * Leases the next batch to this relay, in one short statement; rows come back in seq order. The batch
+   * is the oldest `batchSize` claimable rows (the head) and the later queued rows of the same workflows
+   * (the tail, up to TAIL_FACTOR times as many), so that a workflow's whole backlog is coalesced into
+   * one signal even when a burst interleaved its events with thousands of others.
+   */
   const claim = async (): Promise<QueuedRow[]> => {
     const rows = await queryRows<QueuedRow>(
       options.db,
-      sql`with claimable as (
-            select e.seq from sync_events e
+      sql`with head as (
+            select e.seq, e.workflow_id from sync_events e
              where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
                and not exists (
                  select 1 from sync_events p
                   where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
              order by e.seq
              limit ${batchSize}
-               for update of e skip locked)
+               for update of e skip locked),
+          tail as (
+            select e.seq from sync_events e
+             where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
+               and e.workflow_id in (select workflow_id from head)
+               and not exists (
+                 select 1 from sync_events p
+                  where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
+             order by e.seq
+             limit ${batchSize * TAIL_FACTOR}
+               for update of e skip locked),
+          claimable as (select seq from head union select seq from tail)
           update sync_events s
              set lease_owner = ${owner}, lease_until = now() + ${leaseMs}::integer * interval '1 millisecond'
             from claimable c, tenants t
@@ -164,11 +190,18 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
       else lanes.set(row.workflow_id, [row]);
     }
     const done: number[] = [];
+    let signals = 0;
     const queue = [...lanes.values()];
     const worker = async () => {
       for (let lane = queue.shift(); lane; lane = queue.shift()) {
-        for (const row of lane) {
+        // Rows coalesced into the next signalled one: marked relayed only once it is in Temporal.
+        let carried: QueuedRow[] = [];
+        for (const [index, row] of lane.entries()) {
           if (failed) return;
+          if (coalesce && index < lane.length - 1 && row.old_number === null) {
+            carried.push(row);
+            continue;
+          }
           // A signal started now must end (its timeout) while the rows are still leased to this relay.
           if (Date.now() + signalTimeoutMs >= claimedAt + leaseMs) {
             leaseRunningOut = true;
@@ -176,6 +209,12 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
           }
           try {
             await signalRow(row);
+            signals += 1;
+            for (const c of carried) {
+              done.push(Number(c.seq));
+              uncertain.delete(c.event_id);
+            }
+            carried = [];
             done.push(Number(row.seq));
           } catch (err) {
             failed = true;
@@ -204,9 +243,9 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     const relayed = done.length;
     if (relayed > 0) {
       options.onRelayed?.(relayed);
-      options.log.info({ relayed }, 'inbox relay: events handed to Temporal');
+      options.log.info({ relayed, signals }, 'inbox relay: events handed to Temporal');
     }
-    const more = (rows.length === batchSize || leaseRunningOut) && !failed;
+    const more = (rows.length >= batchSize || leaseRunningOut) && !failed;
     if (!failed && !more) options.gate.markUp();
     if (failed) options.gate.markDown();
     return { relayed, failed, more };

@@ -16,6 +16,8 @@ export interface IngestObserver {
   dependencyUp(dependency: 'temporal' | 'postgres', up: boolean): void;
   inboxDepth(depth: number): void;
   inboxQueued(): void;
+  /** An inbox group commit of this many rows succeeded. */
+  inboxCommitted?(rows: number): void;
   inboxRelayed(count: number): void;
   eventLogDropped(count: number): void;
 }
@@ -28,8 +30,8 @@ export interface IngestionOptions {
   secretBox: SecretBox;
   log: Logger;
   observer?: IngestObserver;
-  ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs'>;
-  relay?: Pick<InboxRelayOptions, 'batchSize' | 'idleIntervalMs' | 'minBackoffMs' | 'maxBackoffMs' | 'signalTimeoutMs' | 'parallelism'>;
+  ingest?: Pick<IngestorOptions, 'maxInFlight' | 'maxWaiting' | 'waitMs' | 'signalTimeoutMs' | 'inboxTimeoutMs' | 'inboxMaxBatch' | 'inboxConcurrency' | 'slowSignalMs' | 'slowProbeIntervalMs'>;
+  relay?: Pick<InboxRelayOptions, 'batchSize' | 'idleIntervalMs' | 'minBackoffMs' | 'maxBackoffMs' | 'signalTimeoutMs' | 'parallelism' | 'coalesce'>;
   eventLog?: { batchSize?: number; flushIntervalMs?: number };
   /** See GrantRecorderOptions.onNewGrant. */
   onNewGrant?: (tenantId: number) => Promise<void>;
@@ -79,6 +81,7 @@ export function createIngestion(options: IngestionOptions): Ingestion {
       relay.notify();
     },
     onPostgres: (up) => observer?.dependencyUp('postgres', up),
+    onInboxCommit: (rows) => observer?.inboxCommitted?.(rows),
   });
   const grants = createGrantRecorder({ db, box: options.secretBox, log, onNewGrant: options.onNewGrant });
   return {

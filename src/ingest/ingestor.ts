@@ -1,17 +1,21 @@
 // Durable acceptance of webhook events. An event is durable once Temporal has it (signal-with-start of
 // its entity workflow) or, when Temporal is unreachable, slow or saturated, once it is in the Postgres
 // inbox (a `sync_events` row with outcome `queued`, handed to Temporal later by ./inbox-relay). Only a
-// durable event is acknowledged; when neither store takes it, the caller answers 503.
+// durable event is acknowledged; when neither store takes it, the caller answers 503. The direct signal
+// is used while a slot is free and Temporal answers fast (an idle service answers after one signal);
+// once `maxInFlight` signals are in flight, or while signals take longer than `slowSignalMs`, a request
+// does not wait but goes to the inbox, whose rows are group-committed (./inbox-writer), so a burst is
+// acknowledged at the speed of Postgres (docs/webhook.md, "Durable acceptance").
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
-import { syncEvents } from '../db/schema';
 import type { Logger } from '../logger';
 import { withTimeout } from '../util/with-timeout';
 import { SOURCE_KIND, type ApiSource } from '../shared/entities';
 import { entityChange, type EntityChange } from '../shared/sync-signals';
 import { signalEntityChange } from '../temporal/signal-entity';
 import type { EventLog } from './event-log';
+import { createInboxWriter, type InboxWriter } from './inbox-writer';
 import { createSemaphore, type Semaphore } from './semaphore';
 
 export interface IncomingEvent {
@@ -67,39 +71,83 @@ export interface IngestorOptions {
   maxInFlight?: number;
   /** Requests waiting for a slot; beyond that they go to the inbox at once. */
   maxWaiting?: number;
-  /** How long a request waits for a slot before it goes to the inbox. */
+  /**
+   * A signal-with-start slower than this (moving average) makes the inbox the faster acknowledgement:
+   * only a probe per `slowProbeIntervalMs` is then signalled directly, the rest go to the inbox.
+   */
+  slowSignalMs?: number;
+  /** While signals are slow, at most one direct signal (a probe) per this many ms. */
+  slowProbeIntervalMs?: number;
+  /** How long a request waits for a slot before it goes to the inbox (0: never waits). */
   waitMs?: number;
   /** Deadline of one signal-with-start. */
   signalTimeoutMs?: number;
-  /** Deadline of one inbox insert. */
+  /** Deadline of an inbox row, from the request's hand-over until its group commit committed. */
   inboxTimeoutMs?: number;
+  /** Most inbox rows written in one group commit. */
+  inboxMaxBatch?: number;
+  /** Inbox group commits in flight at once. */
+  inboxConcurrency?: number;
+  /** Called with the size of each committed inbox group. */
+  onInboxCommit?: (rows: number) => void;
 }
 
 export interface Ingestor {
   accept(event: IncomingEvent): Promise<Acceptance>;
   readonly semaphore: Semaphore;
+  readonly inbox: InboxWriter;
 }
 
 // The inbox is the last resort: a 503 there tells e-conomic the event is lost, so it gets a generous
 // deadline (a burst on a small machine queues inserts for seconds; an insert that lands after we gave up
-// would be a 503 for an event we in fact kept).
-export const INGEST_DEFAULTS = { maxInFlight: 64, maxWaiting: 4096, waitMs: 1000, signalTimeoutMs: 3000, inboxTimeoutMs: 10_000 };
+// would be a 503 for an event we in fact kept). A request does not wait for a signal slot (waitMs 0):
+// a group-committed inbox row is durable sooner than a queued signal would be sent.
+export const INGEST_DEFAULTS = {
+  maxInFlight: 64,
+  maxWaiting: 4096,
+  waitMs: 0,
+  signalTimeoutMs: 3000,
+  inboxTimeoutMs: 10_000,
+  inboxMaxBatch: 500,
+  inboxConcurrency: 4,
+  slowSignalMs: 100,
+  slowProbeIntervalMs: 1000,
+};
 
 export function createIngestor(options: IngestorOptions): Ingestor {
   const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };
   const semaphore = createSemaphore(o.maxInFlight, o.maxWaiting);
+  const inbox = createInboxWriter({
+    db: options.db,
+    maxBatch: o.inboxMaxBatch,
+    maxConcurrent: o.inboxConcurrency,
+    timeoutMs: o.inboxTimeoutMs,
+    onCommit: options.onInboxCommit,
+  });
 
+  // Recent signal-with-start latency (moving average). While Temporal answers slower than
+  // `slowSignalMs`, an inbox group commit acknowledges sooner: one request per `slowProbeIntervalMs`
+  // is signalled directly (a probe that keeps the average current; so few that they stay out of the
+  // 99th percentile), everything else goes to the inbox.
+  let signalMs = 0;
+  let lastProbe = -Infinity;
   const signal = async (change: EntityChange): Promise<boolean> => {
     if (options.gate.down) return false; // keep order behind what the inbox holds; the relay reopens the gate
+    if (signalMs > o.slowSignalMs) {
+      if (semaphore.inFlight > 0 || performance.now() - lastProbe < o.slowProbeIntervalMs) return false;
+      lastProbe = performance.now();
+    }
     const release = await semaphore.acquire(o.waitMs);
     if (!release) return false; // saturated: the inbox takes it
     try {
+      const started = performance.now();
       const deadline = Date.now() + o.signalTimeoutMs;
       await withTimeout(
         options.client.withDeadline(deadline, () => signalEntityChange(options.client, options.taskQueue, change)),
         o.signalTimeoutMs + 250,
         'signal',
       );
+      signalMs = 0.8 * signalMs + 0.2 * (performance.now() - started);
       return true;
     } catch (err) {
       // Unreachable, slow or refusing: the event may or may not have arrived. The inbox re-delivers it
@@ -117,6 +165,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
 
   return {
     semaphore,
+    inbox,
     async accept(event) {
       const kind = SOURCE_KIND[event.source];
       const eventId = randomUUID();
@@ -142,7 +191,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         return { outcome: 'signalled', eventId, workflowId };
       }
       try {
-        await withTimeout(options.db.insert(syncEvents).values({ ...row, outcome: 'queued' }), o.inboxTimeoutMs, 'inbox insert');
+        await inbox.write({ ...row, outcome: 'queued' });
         options.onPostgres?.(true);
         options.onQueued?.();
         return { outcome: 'queued', eventId, workflowId };

@@ -1,0 +1,163 @@
+// What a burst of webhooks shares (docs/webhook.md, "Durable acceptance"), over a real Postgres. The
+// inbox's group commit (src/ingest/inbox-writer.ts): many concurrent rows go in few inserts; no write
+// resolves before its row is committed (a lock held by another connection holds every acceptance back);
+// a failed group commit rejects every row in it and writes none; a row the database refuses fails alone.
+// The batched reads of the webhook path (src/util/batch-loader.ts): API keys and grants of concurrent
+// requests are read together and stay exact.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { inArray, sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { createApiKey, createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
+import { grantCandidates } from '../src/db/schema';
+import { createGrantRecorder } from '../src/ingest/grant-recorder';
+import { createSecretBox } from '../src/secrets/secret-box';
+import { createBatchLoader } from '../src/util/batch-loader';
+import { registerSecret, testLogger } from './helpers/test-logs';
+import { openDatabase, queryRows } from '../src/db/client';
+import { syncEvents } from '../src/db/schema';
+import { createInboxWriter, type InboxRow } from '../src/ingest/inbox-writer';
+import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { waitFor } from './helpers/wait';
+
+registerSecret('grant-token', 'grant-batched');
+
+let database: TestDatabase;
+let tenantId: number;
+
+before(async () => {
+  database = await createTestDatabase('es_inbox');
+  tenantId = (await ensureTenant(database.db, 'inbox')).id;
+});
+
+after(async () => {
+  await database?.drop();
+});
+
+const row = (number: number, tenant = tenantId): InboxRow => ({
+  eventId: randomUUID(),
+  tenantId: tenant,
+  source: 'eConomicOrder',
+  kind: 'order',
+  number,
+  oldNumber: null,
+  receivedAt: new Date(),
+  workflowId: `economic/inbox/order/${number}`,
+  outcome: 'queued',
+});
+
+const stored = async (rows: InboxRow[]) =>
+  (await database.db.select({ eventId: syncEvents.eventId }).from(syncEvents).where(inArray(syncEvents.eventId, rows.map((r) => r.eventId)))).length;
+
+test('1,000 concurrent rows are committed in a few group commits, every one stored', async () => {
+  const groups: number[] = [];
+  const writer = createInboxWriter({ db: database.db, onCommit: (n) => groups.push(n) });
+  const rows = Array.from({ length: 1000 }, (_, i) => row(i + 1));
+  await Promise.all(rows.map((r) => writer.write(r)));
+  assert.equal(await stored(rows), 1000);
+  assert.equal(groups.reduce((a, b) => a + b, 0), 1000);
+  assert.ok(groups.length <= 10, `group commits: ${groups.length} (${groups.join(', ')})`);
+  assert.equal(writer.waiting, 0);
+});
+
+test('no write resolves before its row is committed: a lock held elsewhere holds every acceptance back', async () => {
+  const writer = createInboxWriter({ db: database.db });
+  const locker = postgres(database.url, { max: 1, onnotice: () => {} });
+  const rows = Array.from({ length: 50 }, (_, i) => row(2000 + i));
+  const resolved: InboxRow[] = [];
+  try {
+    const reserved = await locker.reserve();
+    await reserved`begin`;
+    await reserved`lock table sync_events in exclusive mode`;
+    const writes = rows.map((r) => writer.write(r).then(() => resolved.push(r)));
+    // Every group commit is blocked on the lock (seen from the server, not from a timer).
+    await waitFor('the group commits to wait for the lock', async () => {
+      const [waiting] = await queryRows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into %sync_events%'`,
+      );
+      return (waiting?.n ?? 0) >= 1;
+    });
+    assert.equal(resolved.length, 0, 'nothing acknowledged while the rows are not committed');
+    await reserved`commit`;
+    reserved.release();
+    await Promise.all(writes);
+    assert.equal(resolved.length, 50);
+    assert.equal(await stored(rows), 50);
+  } finally {
+    await locker.end();
+  }
+});
+
+test('a failed group commit rejects every row in it, and none is stored', async () => {
+  // A database that cannot be reached: every group commit fails.
+  const dead = await openDatabase({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', dataDir: '/nonexistent', maxConnections: 1 });
+  try {
+    const writer = createInboxWriter({ db: dead.db, timeoutMs: 2000 });
+    const rows = Array.from({ length: 30 }, (_, i) => row(3000 + i));
+    const results = await Promise.allSettled(rows.map((r) => writer.write(r)));
+    assert.ok(results.every((r) => r.status === 'rejected'), 'every waiter told it is not durable');
+    assert.equal(await stored(rows), 0);
+  } finally {
+    await dead.close();
+  }
+});
+
+test('a row the database refuses fails alone; the others of its group are committed', async () => {
+  const writer = createInboxWriter({ db: database.db });
+  const good = Array.from({ length: 20 }, (_, i) => row(4000 + i));
+  const bad = row(4100, 999_999_999); // no such tenant: a foreign-key violation
+  const results = await Promise.allSettled([...good.slice(0, 10), bad, ...good.slice(10)].map((r) => writer.write(r)));
+  assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
+  assert.equal(results[10]?.status, 'rejected');
+  assert.equal(await stored(good), 20);
+  assert.equal(await stored([bad]), 0);
+});
+
+test('batch loader: concurrent loads share reads, a read never serves a load that came after it began', async () => {
+  const reads: number[][] = [];
+  let release: (() => void) | undefined;
+  const loader = createBatchLoader<number, string>(async (keys) => {
+    reads.push(keys);
+    if (reads.length === 1) await new Promise<void>((resolve) => (release = resolve));
+    return new Map(keys.map((k) => [k, `v${k}:${reads.length}`]));
+  }, { maxConcurrent: 1 });
+  const first = Array.from({ length: 100 }, (_, i) => loader.load(i % 5));
+  await waitFor('the first read to begin', () => Promise.resolve(release !== undefined));
+  // Asked while the first read is in flight: answered by a later read.
+  const later = loader.load(1);
+  release?.();
+  assert.deepEqual(new Set(await Promise.all(first)), new Set(['v0:1', 'v1:1', 'v2:1', 'v3:1', 'v4:1']));
+  assert.equal(await later, 'v1:2');
+  assert.deepEqual(reads, [[0, 1, 2, 3, 4], [1]]);
+  assert.equal(await loader.load(99), 'v99:3');
+});
+
+test('API keys of concurrent requests are checked together and exactly: a key revoked before a request is refused', async () => {
+  const good = (await createApiKey(database.db, { tenant: 'batched' })).key;
+  const other = (await createApiKey(database.db, { tenant: 'batched-other' })).key;
+  const revoked = (await createApiKey(database.db, { tenant: 'batched' })).key;
+  await revokeApiKey(database.db, revoked);
+  const authenticator = createApiKeyAuthenticator(database.db);
+  const keys = Array.from({ length: 300 }, (_, i) => [good, other, revoked, 'C5E6A287-1B4B-4EAF-AD57-2CF78A52927C'][i % 4]!);
+  const answers = await Promise.all(keys.map((k) => authenticator.authenticate(k)));
+  for (const [i, answer] of answers.entries()) {
+    if (i % 4 === 0) assert.ok(answer.ok && answer.key.tenant === 'batched');
+    else if (i % 4 === 1) assert.ok(answer.ok && answer.key.tenant === 'batched-other');
+    else assert.deepEqual(answer, { ok: false, reason: 'invalid' });
+  }
+  await revokeApiKey(database.db, good);
+  assert.deepEqual(await authenticator.authenticate(good), { ok: false, reason: 'invalid' }, 'refused from the very next request');
+});
+
+test("grants of concurrent webhooks are read together: a new token is stored once as a candidate, the tenant's schedule ensured once", async () => {
+  const { id } = await ensureTenant(database.db, 'batched-grants');
+  const { log } = testLogger('ingest-batching');
+  const newGrants: number[] = [];
+  const recorder = createGrantRecorder({ db: database.db, box: createSecretBox(Buffer.alloc(32, 7)), log, onNewGrant: async (tenant) => void newGrants.push(tenant) });
+  await Promise.all(Array.from({ length: 200 }, () => recorder.record(id, 'grant-batched')));
+  const candidates = await database.db.select().from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]));
+  assert.equal(candidates.length, 1);
+  assert.deepEqual(newGrants, [id]);
+});
