@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
+import { estimateResume, estimateRunning, pausedLine } from '../src/cli/run-estimate';
 import { callsFor, estimateRun, formatRunEstimate } from '../src/shared/run-estimate';
 
 const NOW = new Date('2026-11-29T10:00:00.000Z');
@@ -27,7 +28,7 @@ test('a run that today\'s share covers finishes today, at the instant its rate g
   assert.equal(e.finishesToday, true);
   assert.equal(e.moreDays, 0);
   assert.equal(e.finish, '2026-11-29T10:01:00.000Z');
-  assert.equal(formatRunEstimate(e), '606 e-conomic calls left for the run (31000 left today in reconciliation\'s share); within today\'s share: expected finish 2026-11-29T10:01:00.000Z');
+  assert.equal(formatRunEstimate(e), '606 e-conomic calls left (31000 left today in reconciliation\'s share); within today\'s share: expected finish 2026-11-29T10:01:00.000Z');
 });
 
 test('a run larger than today\'s share needs whole UTC days at the daily share', () => {
@@ -47,7 +48,7 @@ test('a run larger than today\'s share needs whole UTC days at the daily share',
   assert.equal(e.finishesToday, false);
   assert.equal(e.moreDays, 3);
   assert.equal(e.finish, '2026-12-02');
-  assert.match(formatRunEstimate(e), /^70070 e-conomic calls left for the run \(2000 left today in reconciliation's share\); expected finish 2026-12-02 \(3 more UTC days at the daily share, which resets at 00:00 UTC\)$/);
+  assert.match(formatRunEstimate(e), /^70070 e-conomic calls left \(2000 left today in reconciliation's share\); expected finish 2026-12-02 \(3 more UTC days at the daily share, which resets at 00:00 UTC\)$/);
   // With a rate, the last day's hour: 4070 calls at 10 per second after 00:00 UTC.
   assert.equal(estimateRun({ now: NOW, scopes: [{ scope: 'booked-invoice', left: 70_000 }], pageSize: 1000, budget: { used: 30_000, reconcileLimit: 32_000 }, ratePerSecond: 10 }).finish, '2026-12-02T00:06:47.000Z');
   // Spent today (a paused run): everything is for the coming days.
@@ -57,14 +58,17 @@ test('a run larger than today\'s share needs whole UTC days at the daily share',
 
 test('unknown scope sizes are named and give only a lower bound, never a made-up number', () => {
   const fits = estimateRun({ now: NOW, scopes: [{ scope: 'customer', left: 10 }, { scope: 'project' }], pageSize: 1000, budget: { used: 0, reconcileLimit: 32_000 } });
-  assert.equal(fits.callsLeft, 11);
+  assert.equal(fits.callsLeft, 12, 'the counted scope\'s 11 and the unknown one\'s first listing page');
   assert.deepEqual(fits.unknown, ['project']);
   assert.equal(fits.finishesToday, undefined, 'the unknown scope may or may not fit today');
   assert.equal(fits.finish, undefined);
-  assert.equal(formatRunEstimate(fits), 'at least 11 e-conomic calls left for the counted scopes (32000 left today in reconciliation\'s share); expected finish unknown; not counted yet: project (no earlier full run listed them)');
+  assert.equal(formatRunEstimate(fits), 'at least 12 e-conomic calls left (32000 left today in reconciliation\'s share); expected finish unknown; not counted yet: project (no earlier full run listed them)');
   const beyond = estimateRun({ now: NOW, scopes: [{ scope: 'customer', left: 40_000 }, { scope: 'order:archived' }], pageSize: 1000, budget: { used: 0, reconcileLimit: 32_000 } });
   assert.equal(beyond.finishesToday, false);
   assert.match(formatRunEstimate(beyond), /expected finish not before 2026-11-30 \(1 more UTC day/);
+  // Today's share spent: even an uncounted scope's first page waits for tomorrow.
+  const spent = estimateRun({ now: NOW, scopes: [{ scope: 'customer', left: 0 }, { scope: 'project' }], pageSize: 1000, budget: { used: 40, reconcileLimit: 32 } });
+  assert.deepEqual([spent.callsLeft, spent.finishesToday, spent.finish], [1, false, '2026-11-30']);
   assert.match(formatRunEstimate(estimateRun({ now: NOW, scopes: [{ scope: 'customer', left: 1 }], pageSize: 1000 })), /expected finish unknown \(no call budget: tenant unbound\)/);
 });
 
@@ -91,4 +95,33 @@ test('the same answer in any process time zone', () => {
   assert.match(utc, /expected finish 2026-12-04 \(5 more UTC days/);
   assert.equal(run('Europe/Copenhagen'), utc);
   assert.equal(run('Pacific/Kiritimati'), utc);
+});
+
+test('status\'s inputs: a paused full run counts its later scopes by the previous full run\'s sizes', () => {
+  const usage = { agreementNumber: 1, windowStart: new Date('2026-11-29T00:00:00.000Z'), windowEnd: new Date('2026-11-30T00:00:00.000Z'), used: 32_000, limit: 40_000, pausedUntil: null };
+  const src = {
+    now: NOW,
+    scopeRows: [
+      { scope: 'order:archived', lastSummary: { checked: 9, fullTotal: 30_000 } },
+      { scope: 'quote:archived', lastSummary: { checked: 0, fullTotal: 0 } },
+      { scope: 'booked-invoice', lastSummary: { checked: 3 } },
+    ],
+    usage,
+    reconcileLimit: 32_000,
+  };
+  const cursor = { runId: 'r', scope: 'order:archived' as const, phase: 'list' as const, total: 40_000, counts: { checked: 10_000, signalled: 0, synced: 0, deleted: 0, failed: 0, calls: 10, peakItemsInMemory: 1000 } };
+  const resume = { runId: 'r', full: true, scopes: ['booked-invoice:unpaid', 'order:archived', 'quote:archived', 'booked-invoice'] as const, scopeIndex: 1, cursor, deletionCandidates: 0 };
+  const e = estimateResume({ ...resume, scopes: [...resume.scopes] }, src);
+  assert.ok(e);
+  // order:archived: 30,000 left of e-conomic's live 40,000 (30,030 calls); quote:archived: 0; booked-invoice: not counted (1).
+  assert.deepEqual([e.callsLeft, e.unknown, e.finishesToday, e.finish], [30_031, ['booked-invoice'], false, '2026-11-30']);
+  assert.equal(
+    pausedLine(e, usage),
+    'paused until 2026-11-30T00:00:00.000Z (00:00 UTC) by the daily call budget; at least 30031 e-conomic calls left (0 left today in reconciliation\'s share); expected finish not before 2026-11-30 (1 more UTC day at the daily share, which resets at 00:00 UTC); not counted yet: booked-invoice (no earlier full run listed them)',
+  );
+  assert.equal(estimateResume({ ...resume, scopes: [...resume.scopes], full: false }, src), undefined, 'an incremental run is not estimated');
+  // Running: the live progress of the full run's position, its rate for the finish instant.
+  const live = { runId: 'r', full: true, scope: 'booked-invoice' as const, scopeIndex: 10, scopeCount: 11, checkedBefore: 0, checked: 0, total: 100, bulk: 0, signalled: 0, ratePerSecond: 5, updatedAt: NOW.toISOString() };
+  assert.equal(estimateRunning(live, { ...src, usage: { ...usage, used: 0 } })?.finish, '2026-11-29T10:00:20.000Z');
+  assert.equal(estimateRunning({ ...live, scopeCount: 9 }, src), undefined, 'not a full run\'s scopes: not estimated');
 });

@@ -7,8 +7,8 @@
 // Cost model (docs/economic-api.md, "The call budget"): about one e-conomic call per entity still to
 // compare (a new or stale entity is fetched once, the bulk lane and the entity workflow alike) plus one
 // listing call per page. That is an upper bound for entities already in Postgres and unchanged, which cost
-// no fetch: the estimate errs late, never early. A scope whose size is not known counts as unknown: the
-// estimate then gives only a lower bound ("not before") and names the scopes it could not count.
+// no fetch: the estimate errs late, never early. A scope whose size is not known counts as unknown, one
+// listing call: the estimate then gives only a lower bound ("not before") and names the scopes it could not count.
 import type { ReconcileScope } from './reconcile';
 
 const DAY_MS = 24 * 3600_000;
@@ -33,7 +33,7 @@ export interface EstimateInput {
 }
 
 export interface RunEstimate {
-  /** Calls the counted scopes still need (a lower bound when `unknown` is not empty). */
+  /** Calls the run still needs: exact for counted scopes, one listing call for each unknown one (a lower bound then). */
   callsLeft: number;
   /** Entities the counted scopes still have to compare. */
   entitiesLeft: number;
@@ -61,7 +61,9 @@ export function estimateRun(input: EstimateInput): RunEstimate {
   const unknown: ReconcileScope[] = [];
   for (const s of input.scopes) {
     if (s.left === undefined || !Number.isFinite(s.left)) {
+      // Not counted: at least its first listing page (which brings e-conomic's count).
       unknown.push(s.scope);
+      callsLeft += 1;
       continue;
     }
     const left = Math.max(0, Math.round(s.left));
@@ -104,7 +106,7 @@ function utcDay(ms: number): string {
 /** One clause for an operator, e.g. `1234 calls left (900 today); expected finish 2026-12-01 (2 more UTC days)`. */
 export function formatRunEstimate(e: RunEstimate): string {
   const bound = e.unknown.length > 0;
-  const calls = `${bound ? 'at least ' : ''}${e.callsLeft} e-conomic calls left for ${bound ? 'the counted scopes' : 'the run'}`;
+  const calls = `${bound ? 'at least ' : ''}${e.callsLeft} e-conomic calls left`;
   const today = e.callsLeftToday !== undefined ? ` (${e.callsLeftToday} left today in reconciliation's share)` : '';
   const notCounted = bound ? `; not counted yet: ${e.unknown.join(', ')} (no earlier full run listed them)` : '';
   let finish: string;
