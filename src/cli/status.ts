@@ -75,9 +75,12 @@ export async function status(ctx: CommandContext, args: Record<string, unknown>)
         reconcileLimit: callBudget.limitFor('reconcile'),
       };
       if (r.resume) lines.push('last run stopped at its call budget: the next run resumes there');
-      if (r.resume && !r.progress && summary.dailyBudgetCut) {
+      if (r.resume && !r.progress) {
+        // A full run waiting to resume. Paused by the daily budget when the last run was cut by it (or, after
+        // an incremental run in between, when reconciliation's share of today is spent).
         const e = estimateResume(r.resume as ReconcileResume, src);
-        if (e) lines.push(pausedLine(e, src.usage));
+        const spent = src.usage !== undefined && src.usage.used >= src.reconcileLimit;
+        if (e) lines.push(summary.dailyBudgetCut || spent ? pausedLine(e, src.usage) : `waiting to resume: ${formatRunEstimate(e)}`);
       }
       if (r.progress) {
         const e = estimateRunning(r.progress, src);
