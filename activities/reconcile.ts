@@ -327,7 +327,9 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       // the scan is later than its start, so the next run (from here minus the overlap) lists it.
       watermark: def.byLastUpdated && cursor.scanStartedAt ? new Date(cursor.scanStartedAt) : null,
       numberWatermark: def.kind === 'booked-invoice' && input.scope !== 'booked-invoice:unpaid' ? (cursor.maxNumber ?? null) : null,
-      summary: cursor.counts,
+      // A full listing's size is kept as `fullTotal`: the next full run's estimate of this scope's work
+      // before it lists it (src/shared/run-estimate.ts; e-conomic's count, or what was compared when it gives none).
+      summary: input.full ? { ...cursor.counts, fullTotal: cursor.total ?? cursor.counts.checked } : cursor.counts,
     });
   }
 

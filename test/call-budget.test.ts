@@ -50,11 +50,11 @@ const OPTIONS: ReconcileOptions = { pageSize: 2, maxOutstanding: 2 };
 const isListing = (c: { path: string; endpoint: string }) => c.endpoint !== '/self' && !/\/\d+$/.test(c.path);
 
 let runs = 0;
-async function reconcile(t: TestTenant): Promise<ReconcileSummary> {
+async function reconcile(t: TestTenant, mode: 'full' | 'incremental' = 'full'): Promise<ReconcileSummary> {
   const handle = await h.temporal.env.client.workflow.start<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: `reconcile/${t.name}/budget-${++runs}`,
     taskQueue: h.reconcileTaskQueue,
-    args: [{ tenantId: t.id, tenant: t.name, mode: 'full', options: OPTIONS }],
+    args: [{ tenantId: t.id, tenant: t.name, mode, options: OPTIONS }],
   });
   return handle.result();
 }
@@ -111,6 +111,12 @@ test('a reconciliation that would exceed its share of the daily budget stops as 
   const status = (await runCommand(cliContext(), 'status', { tenant: 'budget' })).stdout;
   assert.match(status, new RegExp(`budget\\s+${await agreementOf(t)}\\s+${spent}/${BUDGET}`), status);
   assert.match(status, /next run resumes there/);
+  // The whole run's expected finish: today's share is spent, so not before the next UTC day; a first full
+  // run has no earlier sizes for the scopes it has not listed yet, and says so (docs/cli.md, "Expected finish").
+  const paused = /budget: paused until (\d{4}-\d\d-\d\d)T00:00:00\.000Z \(00:00 UTC\) by the daily call budget; at least (\d+) e-conomic calls left \(0 left today in reconciliation's share\); expected finish not before (\d{4}-\d\d-\d\d) \(1 more UTC day at the daily share, which resets at 00:00 UTC\); not counted yet: [^\n]*booked-invoice \(no earlier full run listed them\)/.exec(status);
+  assert.ok(paused, status);
+  assert.equal(paused[3], paused[1], 'the expected finish is the day the window ends on, at the earliest');
+  assert.ok(Number(paused[2]) > 0, status);
   shared = { t, customers, firstListings: h.fake.callLog.filter((c) => c.agreement === t.grantToken && isListing(c)).length };
 });
 
@@ -151,6 +157,17 @@ test('a later run (next window) resumes the budget-cut reconciliation where it s
   const [tenantRow] = await h.database.db.select().from(reconcileState).where(and(eq(reconcileState.tenantId, t.id), eq(reconcileState.scope, '*')));
   assert.equal(tenantRow?.resume, null, 'nothing left to resume');
   assert.ok(tenantRow?.lastFullRunAt instanceof Date);
+  assert.doesNotMatch((await runCommand(cliContext(), 'status', { tenant: 'budget' })).stdout, /by the daily call budget/, 'no longer paused');
+  // The completed full run's listing sizes are kept per scope for the next full run's estimate, through
+  // incremental runs in between (docs/cli.md, "Expected finish").
+  const fullTotal = async () => {
+    const [row] = await h.database.db.select().from(reconcileState).where(and(eq(reconcileState.tenantId, t.id), eq(reconcileState.scope, 'customer')));
+    return (row?.lastSummary as { fullTotal?: number } | null)?.fullTotal;
+  };
+  assert.equal(await fullTotal(), customers.length);
+  await windowEnds(t);
+  assert.equal((await reconcile(t, 'incremental')).full, false);
+  assert.equal(await fullTotal(), customers.length, 'kept through an incremental run');
 });
 
 test('a webhook sync past the whole budget fails typed and retryable, calling nothing', async () => {

@@ -2,16 +2,20 @@
 // (workflow `reconcile/<tenant>/manual-<timestamp>` on the reconciliation task queue), waits for it,
 // including the entity syncs it signalled, and prints what it did: entities that did not report back in
 // time, deletions the guard stopped (docs/cli.md), and scopes whose listing failed. While it waits it
-// prints the run's progress (scope, compared of e-conomic's count, rate, ETA) to stderr every few seconds.
+// prints the run's progress (scope, compared of e-conomic's count, rate, ETA) to stderr every few seconds,
+// and for a full run the whole run's calls left and expected finish across days (src/cli/run-estimate.ts).
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
 import { reconcileScheduleId } from '../shared/entities';
-import { formatLiveProgress, RECONCILE_WORKFLOW_TYPE, type ReconcileInput, type ReconcileSummary } from '../shared/reconcile';
+import { createCallBudget } from '../access/call-budget';
+import { formatLiveProgress, RECONCILE_WORKFLOW_TYPE, TENANT_SCOPE, type ReconcileInput, type ReconcileSummary } from '../shared/reconcile';
+import { formatRunEstimate } from '../shared/run-estimate';
 import { createReconcileStore } from '../store/reconcile-store';
 import { EconomicTenant } from '../shared/search-attributes';
 import type { reconcileWorkflow } from '../../workflows/reconcile';
 import { CliError, type CommandContext, type CommandResult } from './context';
+import { estimateRunning } from './run-estimate';
 import { formatTable } from './table';
 
 /** How often the command looks at the run's progress while it waits. */
@@ -48,9 +52,9 @@ export function reconcileNotes(s: Partial<ReconcileSummary>): string[] {
 export async function reconcile(ctx: CommandContext, args: Record<string, unknown>): Promise<CommandResult> {
   const tenant = typeof args.tenant === 'string' ? args.tenant : undefined;
   if (!tenant) throw new CliError('--tenant <name> is required');
-  const [row] = await queryRows<{ id: number; has_grant: boolean }>(
+  const [row] = await queryRows<{ id: number; has_grant: boolean; agreement_number: number | null }>(
     ctx.db,
-    sql`select t.id, (c.tenant_id is not null) as has_grant from tenants t left join tenant_credentials c on c.tenant_id = t.id where t.name = ${tenant}`,
+    sql`select t.id, (c.tenant_id is not null) as has_grant, c.agreement_number from tenants t left join tenant_credentials c on c.tenant_id = t.id where t.name = ${tenant}`,
   );
   if (!row) throw new CliError(`no tenant named "${tenant}"`);
   if (!row.has_grant) throw new CliError(`tenant "${tenant}" has no e-conomic grant yet: it arrives with the first webhook`);
@@ -71,11 +75,18 @@ export async function reconcile(ctx: CommandContext, args: Record<string, unknow
     typedSearchAttributes: [{ key: EconomicTenant, value: tenant }],
   });
   let shown = '';
+  const callBudget = createCallBudget(ctx.db, { dailyCalls: ctx.config.economicDailyCallBudget });
+  const store = createReconcileStore(ctx.db);
   const showProgress = async () => {
-    const p = await createReconcileStore(ctx.db).progress(row.id);
+    const p = await store.progress(row.id);
     if (!p || p.updatedAt === shown || !ctx.progress) return;
     shown = p.updatedAt;
-    ctx.progress(`${tenant}: ${formatLiveProgress(p)}`);
+    // A full run's expected finish across days (docs/cli.md, "Expected finish").
+    const agreement = row.agreement_number;
+    const usage = agreement === null ? undefined : (await callBudget.usage([agreement])).get(agreement);
+    const scopeRows = (await store.stateRows(tenant)).filter((r) => r.scope !== TENANT_SCOPE);
+    const e = estimateRunning(p, { now: new Date(), scopeRows, usage, reconcileLimit: callBudget.limitFor('reconcile'), pageSize: input.options?.pageSize });
+    ctx.progress(`${tenant}: ${formatLiveProgress(p)}${e ? `; whole run: ${formatRunEstimate(e)}` : ''}`);
   };
   const ticker = ctx.progress ? setInterval(() => {
         showProgress().catch(() => undefined);

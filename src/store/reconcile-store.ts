@@ -62,7 +62,11 @@ export function createReconcileStore(db: Database) {
           numberWatermark: sql`greatest(${reconcileState.numberWatermark}, excluded.number_watermark)`,
           lastRunAt: now,
           lastFullRunAt: run.full ? now : sql`${reconcileState.lastFullRunAt}`,
-          lastSummary: run.summary,
+          // A scope's `fullTotal` (its last full listing's size, for the run estimate: src/shared/run-estimate.ts)
+          // outlives the incremental runs in between, which do not list the whole scope.
+          lastSummary: sql`case when ${reconcileState.lastSummary} ? 'fullTotal' and not (excluded.last_summary ? 'fullTotal')
+                                 then excluded.last_summary || jsonb_build_object('fullTotal', ${reconcileState.lastSummary} -> 'fullTotal')
+                                 else excluded.last_summary end`,
           ...(run.resume === undefined ? {} : { resume: sql`excluded.resume` }),
         },
       });
