@@ -114,6 +114,9 @@ export const INGEST_DEFAULTS = {
   slowProbeIntervalMs: 1000,
 };
 
+/** How long a last-resort signal waits for a slot (the inbox has failed; a 503 would follow). */
+const LAST_RESORT_WAIT_MS = 1000;
+
 export function createIngestor(options: IngestorOptions): Ingestor {
   const o = { ...INGEST_DEFAULTS, ...stripUndefined(options) };
   const semaphore = createSemaphore(o.maxInFlight, o.maxWaiting);
@@ -131,14 +134,20 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   // 99th percentile), everything else goes to the inbox.
   let signalMs = 0;
   let lastProbe = -Infinity;
-  const signal = async (change: EntityChange): Promise<boolean> => {
-    if (options.gate.down) return false; // keep order behind what the inbox holds; the relay reopens the gate
-    if (signalMs > o.slowSignalMs) {
-      if (semaphore.inFlight > 0 || performance.now() - lastProbe < o.slowProbeIntervalMs) return false;
-      lastProbe = performance.now();
+  // `lastResort`: the inbox just refused the event (Postgres down), so Temporal is tried whatever the
+  // gate and the latency say, waiting for a slot, before the request is answered 503: a 503 is only
+  // for an event that neither store takes (docs/webhook.md, "Durable acceptance").
+  // `skipped`: not tried (gate down, Temporal slow, no free slot); `failed`: tried, and it may or may not have arrived.
+  const signal = async (change: EntityChange, lastResort = false): Promise<'signalled' | 'skipped' | 'failed'> => {
+    if (!lastResort) {
+      if (options.gate.down) return 'skipped'; // keep order behind what the inbox holds; the relay reopens the gate
+      if (signalMs > o.slowSignalMs) {
+        if (semaphore.inFlight > 0 || performance.now() - lastProbe < o.slowProbeIntervalMs) return 'skipped';
+        lastProbe = performance.now();
+      }
     }
-    const release = await semaphore.acquire(o.waitMs);
-    if (!release) return false; // saturated: the inbox takes it
+    const release = await semaphore.acquire(lastResort ? LAST_RESORT_WAIT_MS : o.waitMs);
+    if (!release) return 'skipped'; // saturated: the inbox takes it
     try {
       const started = performance.now();
       const deadline = Date.now() + o.signalTimeoutMs;
@@ -148,7 +157,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         'signal',
       );
       signalMs = 0.8 * signalMs + 0.2 * (performance.now() - started);
-      return true;
+      return 'signalled';
     } catch (err) {
       // Unreachable, slow or refusing: the event may or may not have arrived. The inbox re-delivers it
       // with the same eventId, which the workflow ignores if it has seen it.
@@ -157,7 +166,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       if (options.uncertain && options.uncertain.size >= 100_000) options.uncertain.clear();
       options.uncertain?.add(change.event.eventId);
       options.log.warn({ eventId: change.event.eventId, err: errorText(err) }, 'Temporal did not take the event; using the inbox');
-      return false;
+      return 'failed';
     } finally {
       release();
     }
@@ -186,7 +195,8 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         workflowId,
       };
 
-      if (await signal(change)) {
+      const direct = await signal(change);
+      if (direct === 'signalled') {
         options.eventLog.record({ ...row, outcome: 'signalled' });
         return { outcome: 'signalled', eventId, workflowId };
       }
@@ -197,6 +207,11 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         return { outcome: 'queued', eventId, workflowId };
       } catch (err) {
         options.onPostgres?.(false);
+        // Routed to the inbox for speed, not because Temporal failed it: Temporal may take it still.
+        if (direct === 'skipped' && (await signal(change, true)) === 'signalled') {
+          options.eventLog.record({ ...row, outcome: 'signalled' });
+          return { outcome: 'signalled', eventId, workflowId };
+        }
         options.uncertain?.delete(eventId);
         options.log.error({ eventId, workflowId, err: errorText(err) }, 'event could not be made durable: neither Temporal nor the inbox took it');
         return { outcome: 'unavailable', eventId, workflowId };
