@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { Client, Connection } from '@temporalio/client';
 import { createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
+import { openDatabase } from '../src/db/client';
 import { syncEvents } from '../src/db/schema';
 import { createEventLog } from '../src/ingest/event-log';
 import { createIngestor, createTemporalGate } from '../src/ingest/ingestor';
@@ -152,5 +153,30 @@ test('while Temporal is slower than slowSignalMs, one probe is signalled, other 
     held?.release();
     await eventLog.stop();
     await connection.close();
+  }
+});
+
+test('an event sent to the inbox for speed or by a closed gate is signalled after all when the inbox refuses it', async () => {
+  const { log } = testLogger('ingest-last-resort');
+  const tenant = (await ensureTenant(database.db, 'last-resort')).id;
+  // The inbox is a database that is gone (Postgres restarting); Temporal is up.
+  const dead = await openDatabase({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', dataDir: '/nonexistent', maxConnections: 1 });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const eventLog = createEventLog({ db: database.db, log });
+  const gate = createTemporalGate();
+  const event = (number: number) => ({ tenantId: tenant, tenant: 'last-resort', source: 'eConomicOrder' as const, number });
+  try {
+    // Every signal counts as slow and probes are a minute apart: after the first, events go to the inbox.
+    const slow = createIngestor({ db: dead.db, client, taskQueue: uniqueTaskQueue('last-resort'), log, eventLog, gate, slowSignalMs: 0, slowProbeIntervalMs: 60_000, inboxTimeoutMs: 300 });
+    assert.equal((await slow.accept(event(1))).outcome, 'signalled');
+    assert.equal((await slow.accept(event(2))).outcome, 'signalled', 'Temporal slow, the inbox down: Temporal takes it rather than a 503');
+    gate.markDown();
+    const closed = createIngestor({ db: dead.db, client, taskQueue: uniqueTaskQueue('last-resort'), log, eventLog, gate, inboxTimeoutMs: 300 });
+    assert.equal((await closed.accept(event(3))).outcome, 'signalled', 'gate closed, the inbox down: Temporal takes it rather than a 503');
+  } finally {
+    await eventLog.stop();
+    await connection.close();
+    await dead.close();
   }
 });
