@@ -16,6 +16,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DocumentState } from '../src/economic';
 import { isIntegrityViolation } from '../src/db/errors';
+import { eachLimited } from '../src/util/each-limited';
 import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
 import type { EntityStore } from '../src/store/entity-store';
@@ -58,24 +59,6 @@ export interface BulkSyncResult {
 interface Fetched {
   number: number;
   records: EntityRecord[];
-}
-
-/** Runs `work` over `items`, at most `limit` at a time; the first failure stops taking new items and is thrown. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const runners = Array.from({ length: Math.min(Math.max(1, limit), items.length) }, async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  });
-  await Promise.all(runners);
 }
 
 export async function bulkSync(session: EconomicSession, store: EntityStore, input: BulkSyncInput): Promise<BulkSyncResult> {

@@ -48,6 +48,7 @@ import { entityChange, type EntityChange } from '../src/shared/sync-signals';
 import type { EntityStore, StoredEntity } from '../src/store/entity-store';
 import type { ReconcileStore } from '../src/store/reconcile-store';
 import type { DocumentStatus } from '../src/sync/entity-record';
+import { eachLimited } from '../src/util/each-limited';
 import { bulkSync } from './bulk-sync';
 import type { EconomicAccess, EconomicSession, TenantRef } from './economic-access';
 
@@ -193,18 +194,6 @@ function needsSync(item: Listed, row: StoredEntity | undefined, status: Document
   return false;
 }
 
-/** Runs `work` over `items` with at most `limit` at a time. */
-async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(runners);
-}
-
 export function createReconcileActivities(deps: ReconcileDeps) {
   const { store, reconcileStore } = deps;
 
@@ -284,7 +273,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     const entities = entityWorkflows();
     const receivedAt = new Date();
     const stateHint = stateHintOf(input.scope);
-    await forEachLimit(numbers, input.options?.concurrency ?? 16, async (number) => {
+    await eachLimited(numbers, input.options?.concurrency ?? 16, async (number) => {
       const change = entityChange(
         { tenantId: input.tenantId, tenant: input.tenant, kind, number },
         { eventId: reconcileEventId(input.signalRunId ?? input.runId, kind, number), source: 'reconcile', receivedAt, stateHint, replyTo: input.replyTo },

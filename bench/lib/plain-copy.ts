@@ -5,6 +5,7 @@ import type { Database } from '../../src/db/client';
 import { createEconomicClient, type DocumentState, type EconomicClient } from '../../src/economic';
 import type { EntityKind } from '../../src/shared/entities';
 import { createEntityStore } from '../../src/store/entity-store';
+import { eachLimited } from '../../src/util/each-limited';
 import { readEntity } from '../../activities/fetch-entity';
 
 export interface PlainCopyOptions {
@@ -37,15 +38,6 @@ async function listNumbers(client: EconomicClient): Promise<Listed[]> {
   return refs;
 }
 
-async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
-
 /** Copies the tenant; returns how many entities were committed. */
 export async function plainCopy(o: PlainCopyOptions): Promise<number> {
   const client = createEconomicClient({ restUrl: o.restUrl, projectsUrl: o.projectsUrl, appSecretToken: o.appSecretToken, grantToken: o.grantToken });
@@ -62,7 +54,7 @@ export async function plainCopy(o: PlainCopyOptions): Promise<number> {
   };
   // Dependencies first: customers, then projects, then documents.
   for (const kinds of [['customer'], ['project'], ['order', 'quote', 'draft-invoice', 'booked-invoice']]) {
-    await inPool(refs.filter((r) => kinds.includes(r.kind)), concurrency, copy);
+    await eachLimited(refs.filter((r) => kinds.includes(r.kind)), concurrency, copy);
   }
   return committed;
 }
