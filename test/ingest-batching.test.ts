@@ -3,13 +3,15 @@
 // resolves before its row is committed (a lock held by another connection holds every acceptance back);
 // a failed group commit rejects every row in it and writes none; a row the database refuses fails alone.
 // The batched reads of the webhook path (src/util/batch-loader.ts): API keys and grants of concurrent
-// requests are read together and stay exact.
+// requests are read together and stay exact; their new grant tokens are written together, at most
+// MAX_PENDING_CANDIDATES per tenant.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { inArray, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { createApiKey, createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
+import { dropCandidate, MAX_PENDING_CANDIDATES } from '../src/access/grants';
 import { grantCandidates } from '../src/db/schema';
 import { createGrantRecorder } from '../src/ingest/grant-recorder';
 import { createSecretBox } from '../src/secrets/secret-box';
@@ -160,4 +162,33 @@ test("grants of concurrent webhooks are read together: a new token is stored onc
   const candidates = await database.db.select().from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]));
   assert.equal(candidates.length, 1);
   assert.deepEqual(newGrants, [id]);
+});
+
+test('a client spraying invented grant tokens gets at most MAX_PENDING_CANDIDATES of them stored; the real one gets in once verification made room', async () => {
+  const { id } = await ensureTenant(database.db, 'sprayed-grants');
+  const { log } = testLogger('ingest-batching');
+  const box = createSecretBox(Buffer.alloc(32, 9));
+  const newGrants: number[] = [];
+  const recorder = createGrantRecorder({ db: database.db, box, log, onNewGrant: async (tenant) => void newGrants.push(tenant) });
+  const invented = Array.from({ length: 60 }, (_, i) => `grant-sprayed-${i}`);
+  for (const token of invented) registerSecret('grant-token', token);
+  // Two waves: the second finds the first's candidates pending.
+  await Promise.all(invented.slice(0, 30).map((token) => recorder.record(id, token)));
+  await Promise.all(invented.slice(30).map((token) => recorder.record(id, token)));
+  const pending = () => database.db.select({ fingerprint: grantCandidates.fingerprint }).from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]));
+  const stored = await pending();
+  assert.equal(stored.length, MAX_PENDING_CANDIDATES);
+  assert.equal(newGrants.length, MAX_PENDING_CANDIDATES, 'each stored candidate is announced once');
+  // The first ones to arrive are kept, in arrival order within the batch.
+  assert.deepEqual(new Set(stored.map((r) => r.fingerprint)), new Set(invented.slice(0, MAX_PENDING_CANDIDATES).map((t) => box.fingerprint(t))));
+
+  const real = 'grant-real-after-spray';
+  registerSecret('grant-token', real);
+  await recorder.record(id, real);
+  assert.ok(!(await pending()).some((r) => r.fingerprint === box.fingerprint(real)), 'no room: ignored');
+  // Verification drops a refused candidate (dropCandidate): the next webhook with the real token gets in.
+  await dropCandidate(database.db, id, box.fingerprint(invented[0]!));
+  await recorder.record(id, real);
+  assert.ok((await pending()).some((r) => r.fingerprint === box.fingerprint(real)));
+  assert.equal((await pending()).length, MAX_PENDING_CANDIDATES);
 });

@@ -7,7 +7,7 @@
 // worker) heals a grant the customer restored. A 403 is recorded per entity kind (tenant_kind_access) and
 // never touches the credentials. Workflows only ever see the tenant's id; tokens stay in activities.
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { Database } from '../db/client';
+import { queryRows, type Database } from '../db/client';
 import { grantCandidates, tenantCredentials, tenantKindAccess } from '../db/schema';
 import { safeEqual, type SecretBox } from '../secrets/secret-box';
 
@@ -39,7 +39,15 @@ export interface GrantCandidate {
   fingerprint: string;
 }
 
-export type CandidateOutcome = 'unchanged' | 'candidate' | 'recheck';
+export type CandidateOutcome = 'unchanged' | 'candidate' | 'recheck' | 'capped';
+
+/**
+ * Unverified tokens kept per tenant. Each costs one `GET /self` when a sync verifies it, so a client holding
+ * a valid API key cannot make us store, and call e-conomic for, every token it invents: beyond this many
+ * a new token is ignored (outcome `capped`) until verification has worked through the pending ones. A
+ * customer's real new token is in every webhook they send, so it gets in once there is room.
+ */
+export const MAX_PENDING_CANDIDATES = 8;
 
 /**
  * Records the token a webhook brought. The grant in use is never replaced here: a different token waits as a
@@ -57,23 +65,80 @@ export async function recordCandidate(
 ): Promise<CandidateOutcome> {
   const fingerprint = box.fingerprint(token);
   const current = read ? read.current : (await readGrantStates(db, [tenantId])).get(tenantId);
-  if (current?.fingerprint && safeEqual(current.fingerprint, fingerprint)) {
-    if (current.status !== 'broken') return 'unchanged';
-    const notBefore = sql`coalesce(${tenantCredentials.lastCheckAt}, now()) + ${RESEND_RECHECK_MIN_MS}::bigint * interval '1 millisecond'`;
-    await db
-      .update(tenantCredentials)
-      .set({ nextCheckAt: sql`least(${tenantCredentials.nextCheckAt}, greatest(now(), ${notBefore}))` })
-      // A null next_check_at is due already (see claimRecheck).
-      .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), eq(tenantCredentials.status, 'broken'), sql`${tenantCredentials.nextCheckAt} is not null`));
-    return 'recheck';
+  const known = await recordKnownGrant(db, tenantId, fingerprint, current);
+  if (known) return known;
+  const stored = await storeCandidates(db, [{ tenantId, fingerprint, ciphertext: box.encrypt(token) }]);
+  return stored.get(candidateKey(tenantId, fingerprint)) ?? 'unchanged';
+}
+
+/**
+ * The token is the grant in use: nothing to store (`unchanged`), or, while that grant is broken, its
+ * re-check made due (`recheck`). Undefined: another token, a candidate.
+ */
+export async function recordKnownGrant(db: Database, tenantId: number, fingerprint: string, current: GrantState | undefined): Promise<CandidateOutcome | undefined> {
+  if (!current?.fingerprint || !safeEqual(current.fingerprint, fingerprint)) return undefined;
+  if (current.status !== 'broken') return 'unchanged';
+  const notBefore = sql`coalesce(${tenantCredentials.lastCheckAt}, now()) + ${RESEND_RECHECK_MIN_MS}::bigint * interval '1 millisecond'`;
+  await db
+    .update(tenantCredentials)
+    .set({ nextCheckAt: sql`least(${tenantCredentials.nextCheckAt}, greatest(now(), ${notBefore}))` })
+    // A null next_check_at is due already (see claimRecheck).
+    .where(and(eq(tenantCredentials.tenantId, tenantId), eq(tenantCredentials.grantFingerprint, fingerprint), eq(tenantCredentials.status, 'broken'), sql`${tenantCredentials.nextCheckAt} is not null`));
+  return 'recheck';
+}
+
+export interface CandidateRow {
+  tenantId: number;
+  fingerprint: string;
+  ciphertext: string;
+}
+
+/** Identifies one (tenant, token) pair among a batch's candidates. */
+export function candidateKey(tenantId: number, fingerprint: string): string {
+  return `${tenantId}:${fingerprint}`;
+}
+
+/**
+ * Stores the tokens of many webhooks as candidates in one statement (the webhook path batches them:
+ * src/ingest/grant-recorder.ts). Per row: `candidate` when it was stored now; `unchanged` when it is
+ * pending already, was refused before, or its tenant is gone; `capped` when the tenant has
+ * MAX_PENDING_CANDIDATES pending. Concurrent statements of several processes may each fill the last
+ * places, so a tenant can briefly hold a few more: the cap bounds the growth, it is not a quota.
+ */
+export async function storeCandidates(db: Database, rows: readonly CandidateRow[]): Promise<Map<string, CandidateOutcome>> {
+  if (rows.length === 0) return new Map();
+  const json = JSON.stringify(rows.map((r) => ({ tenant_id: r.tenantId, fingerprint: r.fingerprint, ciphertext: r.ciphertext })));
+  const result = await queryRows<{ tenant_id: number; fingerprint: string; capped: boolean; stored: boolean }>(
+    db,
+    sql`with input as (
+          select i.tenant_id, i.fingerprint, i.ciphertext, i.ord
+            from rows from (json_to_recordset(${json}::json) as (tenant_id integer, fingerprint text, ciphertext text)) with ordinality as i(tenant_id, fingerprint, ciphertext, ord)
+        ), fresh as (
+          select i.* from input i
+           where exists (select 1 from tenants t where t.id = i.tenant_id)
+             and not exists (select 1 from grant_candidates g where g.tenant_id = i.tenant_id and g.fingerprint = i.fingerprint)
+        ), ranked as (
+          select f.*, row_number() over (partition by f.tenant_id order by f.ord)
+                      + (select count(*) from grant_candidates g where g.tenant_id = f.tenant_id and g.ciphertext is not null) as place
+            from fresh f
+        ), credentials as (
+          insert into tenant_credentials (tenant_id) select distinct tenant_id from ranked on conflict do nothing
+        ), inserted as (
+          insert into grant_candidates (tenant_id, fingerprint, ciphertext)
+          select tenant_id, fingerprint, ciphertext from ranked where place <= ${MAX_PENDING_CANDIDATES}
+          on conflict do nothing
+          returning tenant_id, fingerprint
+        )
+        select r.tenant_id, r.fingerprint, r.place > ${MAX_PENDING_CANDIDATES} as capped,
+               exists (select 1 from inserted n where n.tenant_id = r.tenant_id and n.fingerprint = r.fingerprint) as stored
+          from ranked r`,
+  );
+  const outcomes = new Map<string, CandidateOutcome>(rows.map((r) => [candidateKey(r.tenantId, r.fingerprint), 'unchanged']));
+  for (const r of result) {
+    if (r.stored) outcomes.set(candidateKey(r.tenant_id, r.fingerprint), 'candidate');
+    else if (r.capped) outcomes.set(candidateKey(r.tenant_id, r.fingerprint), 'capped');
   }
-  if (!current) await db.insert(tenantCredentials).values({ tenantId }).onConflictDoNothing();
-  const inserted = await db
-    .insert(grantCandidates)
-    .values({ tenantId, fingerprint, ciphertext: box.encrypt(token) })
-    .onConflictDoNothing()
-    .returning({ fingerprint: grantCandidates.fingerprint });
-  return inserted.length > 0 ? 'candidate' : 'unchanged';
+  return outcomes;
 }
 
 /** What recordCandidate needs of a tenant's credentials row. */

@@ -4,9 +4,11 @@
 // while broken makes its re-check due now. The HTTP request never calls e-conomic. There is no
 // per-process cache: every webhook's tenant is read after the webhook arrived, which keeps every API
 // process exact after a 401 or an `access unbind`; the reads of concurrent webhooks share one query
-// (src/util/batch-loader.ts), so a burst costs a few reads, not one per webhook. Failures are logged
-// (without the token) and never fail the webhook.
-import { readGrantStates, recordCandidate, type GrantState } from '../access/grants';
+// (src/util/batch-loader.ts), and so do their candidate writes (one statement per batch, each token
+// encrypted once per batch), so a burst costs a few statements, not one or two per webhook: a tenant
+// whose grant no worker has verified yet (a new tenant's first burst) would otherwise write once per
+// webhook. Failures are logged (without the token) and never fail the webhook.
+import { candidateKey, readGrantStates, recordKnownGrant, storeCandidates, type CandidateOutcome, type GrantState } from '../access/grants';
 import { createBatchLoader } from '../util/batch-loader';
 import { withTimeout } from '../util/with-timeout';
 import type { Database } from '../db/client';
@@ -27,12 +29,35 @@ export interface GrantRecorderOptions {
   onNewGrant?: (tenantId: number) => Promise<void>;
 }
 
+const CAPPED_WARN_EVERY_MS = 60_000;
+
 export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorder {
   const timeoutMs = options.timeoutMs ?? 2000;
+  const cappedWarnedAt = new Map<number, number>();
   const states = createBatchLoader<number, GrantState>((tenantIds) => readGrantStates(options.db, tenantIds));
-  const record = async (tenantId: number, token: string) => {
-    const current = await states.load(tenantId);
-    return recordCandidate(options.db, options.box, tenantId, token, { current });
+  // The tokens of the candidates waiting for the next batch, by candidateKey; read once when it is written.
+  const tokens = new Map<string, { tenantId: number; fingerprint: string; token: string }>();
+  // Every webhook waiting on one key gets the same object: the first to see a new candidate announces it.
+  const candidates = createBatchLoader<string, { outcome: CandidateOutcome; announced: boolean }>(async (keys) => {
+    const rows = keys.flatMap((key) => {
+      const t = tokens.get(key);
+      tokens.delete(key);
+      return t ? [{ tenantId: t.tenantId, fingerprint: t.fingerprint, ciphertext: options.box.encrypt(t.token) }] : [];
+    });
+    const stored = await storeCandidates(options.db, rows);
+    return new Map([...stored].map(([key, outcome]) => [key, { outcome, announced: false }]));
+  });
+  const record = async (tenantId: number, token: string): Promise<CandidateOutcome> => {
+    const fingerprint = options.box.fingerprint(token);
+    const known = await recordKnownGrant(options.db, tenantId, fingerprint, await states.load(tenantId));
+    if (known) return known;
+    const key = candidateKey(tenantId, fingerprint);
+    tokens.set(key, { tenantId, fingerprint, token });
+    const stored = await candidates.load(key);
+    if (stored?.outcome !== 'candidate') return stored?.outcome ?? 'unchanged';
+    if (stored.announced) return 'unchanged';
+    stored.announced = true;
+    return 'candidate';
   };
   return {
     async record(tenantId, token) {
@@ -43,6 +68,11 @@ export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorde
           options.onNewGrant?.(tenantId).catch((err: unknown) =>
             options.log.warn({ tenantId, err: errorText(err) }, 'could not act on the new grant; the next start retries'),
           );
+        } else if (outcome === 'capped' && Date.now() - (cappedWarnedAt.get(tenantId) ?? -Infinity) >= CAPPED_WARN_EVERY_MS) {
+          // Once a minute per tenant: a client spraying tokens must not flood the log either.
+          if (cappedWarnedAt.size > 10_000) cappedWarnedAt.clear();
+          cappedWarnedAt.set(tenantId, Date.now());
+          options.log.warn({ tenantId }, 'a webhook brought yet another unverified grant token for the tenant; ignored until the pending ones are verified');
         } else if (outcome === 'recheck') {
           options.log.info({ tenantId }, "the tenant's broken grant was sent again; the next sync re-checks it");
         }
