@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { inArray, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { createApiKey, createApiKeyAuthenticator, ensureTenant, revokeApiKey } from '../src/access/api-keys';
-import { dropCandidate, MAX_PENDING_CANDIDATES } from '../src/access/grants';
+import { adoptVerifiedGrant, dropCandidate, MAX_PENDING_CANDIDATES } from '../src/access/grants';
 import { grantCandidates } from '../src/db/schema';
 import { createGrantRecorder } from '../src/ingest/grant-recorder';
 import { createSecretBox } from '../src/secrets/secret-box';
@@ -191,4 +191,26 @@ test('a client spraying invented grant tokens gets at most MAX_PENDING_CANDIDATE
   await recorder.record(id, real);
   assert.ok((await pending()).some((r) => r.fingerprint === box.fingerprint(real)));
   assert.equal((await pending()).length, MAX_PENDING_CANDIDATES);
+});
+
+test("the API key's read brings the tenant's grant state, as committed before the request: the webhook's grant check needs no second read", async () => {
+  const { key, tenantId: id } = await createApiKey(database.db, { tenant: 'key-and-grant' });
+  registerSecret('api-key', key);
+  const box = createSecretBox(Buffer.alloc(32, 5));
+  const authenticator = createApiKeyAuthenticator(database.db);
+  const first = await authenticator.authenticate(key);
+  assert.ok(first.ok);
+  assert.deepEqual(first.grant, { current: undefined }, 'no credentials yet');
+  registerSecret('grant-token', 'grant-key-and-grant');
+  await adoptVerifiedGrant(database.db, box, id, 'grant-key-and-grant', 4711);
+  const second = await authenticator.authenticate(key);
+  assert.ok(second.ok);
+  assert.deepEqual(second.grant, { current: { fingerprint: box.fingerprint('grant-key-and-grant'), status: 'ok' } });
+  // The recorder takes that state: the token in use is `unchanged` and writes nothing.
+  const { log } = testLogger('ingest-batching');
+  const newGrants: number[] = [];
+  const recorder = createGrantRecorder({ db: database.db, box, log, onNewGrant: async (tenant) => void newGrants.push(tenant) });
+  await recorder.record(id, 'grant-key-and-grant', second.grant);
+  assert.deepEqual(newGrants, []);
+  assert.equal((await database.db.select().from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]))).length, 0);
 });

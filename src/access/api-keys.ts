@@ -4,8 +4,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { apiKeys, tenants } from '../db/schema';
+import { apiKeys, tenantCredentials, tenants } from '../db/schema';
 import { safeEqual } from '../secrets/secret-box';
+import type { CredentialStatus, GrantState } from './grants';
 import { TENANT_NAME_PATTERN } from '../shared/entities';
 import { createBatchLoader } from '../util/batch-loader';
 import { withTimeout } from '../util/with-timeout';
@@ -115,7 +116,18 @@ export interface AuthenticatedKey {
   prefix: string;
 }
 
-export type AuthResult = { ok: true; key: AuthenticatedKey } | { ok: false; reason: 'invalid' } | { ok: false; reason: 'unavailable' };
+export type AuthResult =
+  | {
+      ok: true;
+      key: AuthenticatedKey;
+      /**
+       * The tenant's grant state, read in the same query as the key (so the webhook's grant check costs no
+       * second read); absent when the key was taken from the last known answer because the database failed.
+       */
+      grant?: { current: GrantState | undefined };
+    }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'unavailable' };
 
 export interface ApiKeyAuthenticator {
   authenticate(key: unknown): Promise<AuthResult>;
@@ -128,7 +140,9 @@ export interface ApiKeyAuthenticator {
 }
 
 /**
- * Authenticates against the database on every request (a revocation takes effect on the next one).
+ * Authenticates against the database on every request (a revocation takes effect on the next one), and
+ * reads the tenant's grant state with the key (src/ingest/grant-recorder.ts checks the webhook's token
+ * against it).
  * The lookups of concurrent requests share one query (src/util/batch-loader.ts: each request's answer
  * comes from a read begun after it arrived, so this stays exact).
  * When the database cannot be reached in `timeoutMs`, the last answer known for that key hash is used;
@@ -138,12 +152,29 @@ export function createApiKeyAuthenticator(db: Database, options: { timeoutMs?: n
   const timeoutMs = options.timeoutMs ?? 2000;
   const cacheSize = options.cacheSize ?? 10_000;
   const lastKnown = new Map<string, AuthenticatedKey | null>();
-  type KeyRow = { tenantId: number; tenant: string; prefix: string; keyHash: string; revokedAt: Date | null };
+  type KeyRow = {
+    tenantId: number;
+    tenant: string;
+    prefix: string;
+    keyHash: string;
+    revokedAt: Date | null;
+    grantFingerprint: string | null;
+    grantStatus: CredentialStatus | null;
+  };
   const byPrefix = createBatchLoader<string, KeyRow[]>(async (prefixes) => {
     const rows = await db
-      .select({ tenantId: apiKeys.tenantId, tenant: tenants.name, prefix: apiKeys.prefix, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+      .select({
+        tenantId: apiKeys.tenantId,
+        tenant: tenants.name,
+        prefix: apiKeys.prefix,
+        keyHash: apiKeys.keyHash,
+        revokedAt: apiKeys.revokedAt,
+        grantFingerprint: tenantCredentials.grantFingerprint,
+        grantStatus: tenantCredentials.status,
+      })
       .from(apiKeys)
       .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .leftJoin(tenantCredentials, eq(tenantCredentials.tenantId, apiKeys.tenantId))
       .where(inArray(apiKeys.prefix, prefixes));
     const found = new Map<string, KeyRow[]>();
     for (const row of rows) found.set(row.prefix, [...(found.get(row.prefix) ?? []), row]);
@@ -169,19 +200,21 @@ export function createApiKeyAuthenticator(db: Database, options: { timeoutMs?: n
       const hash = hashApiKey(key);
       const prefix = apiKeyPrefix(key);
       let found: AuthenticatedKey | null;
+      let grant: { current: GrantState | undefined } | undefined;
       try {
         const rows = (await withTimeout(byPrefix.load(prefix), timeoutMs)) ?? [];
         // Compare every candidate (no early exit), in constant time.
         let match: (typeof rows)[number] | undefined;
         for (const row of rows) if (safeEqual(row.keyHash, hash)) match = row;
         found = match && !match.revokedAt ? { tenantId: match.tenantId, tenant: match.tenant, keyHash: hash, prefix } : null;
+        if (match) grant = { current: match.grantStatus === null ? undefined : { fingerprint: match.grantFingerprint, status: match.grantStatus } };
         remember(hash, found);
       } catch {
         const cached = lastKnown.get(hash);
         if (cached === undefined) return { ok: false, reason: 'unavailable' };
         found = cached;
       }
-      return found ? { ok: true, key: found } : { ok: false, reason: 'invalid' };
+      return found ? { ok: true, key: found, ...(grant ? { grant } : {}) } : { ok: false, reason: 'invalid' };
     },
   };
 }

@@ -15,6 +15,7 @@ import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyAuthenticator, AuthenticatedKey } from '../access/api-keys';
 import type { RateLimits } from '../config';
+import type { GrantState } from '../access/grants';
 import type { GrantRecorder } from '../ingest/grant-recorder';
 import type { Ingestor } from '../ingest/ingestor';
 import { isApiSource } from '../shared/entities';
@@ -26,6 +27,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The API key a webhook request authenticated with; null until (and unless) it did. */
     webhookKey: AuthenticatedKey | null;
+    /** The tenant's grant state, read with the key; undefined when the key came from the last known answer. */
+    webhookGrant: { current: GrantState | undefined } | undefined;
     /** performance.now() when the webhook request arrived, for the acceptance latency. */
     webhookReceivedAt: number;
   }
@@ -59,6 +62,7 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
   return async (app) => {
     await app.register(async (scope) => {
       scope.decorateRequest('webhookKey', null);
+      scope.decorateRequest('webhookGrant', undefined);
       scope.decorateRequest('webhookReceivedAt', 0);
       await scope.register(rateLimit, { global: false });
       // `cache` (how many keys a limiter remembers) is honoured per limiter but missing from the plugin's type.
@@ -130,6 +134,7 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
           return sendProblem(reply, UNAUTHORIZED);
         }
         request.webhookKey = auth.key;
+        request.webhookGrant = auth.grant;
         const usage = await perKey(request);
         if (!usage.isAllowed && usage.isExceeded) {
           count(request, 'rate_limited');
@@ -163,7 +168,7 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
           return sendProblem(reply, input.problem);
         }
         const { value } = input;
-        await deps.grants.record(key.tenantId, value.grantToken);
+        await deps.grants.record(key.tenantId, value.grantToken, request.webhookGrant);
         const accepted = await deps.ingestor.accept({
           tenantId: key.tenantId,
           tenant: key.tenant,

@@ -2,8 +2,9 @@
 // other than the one in use is stored as a *candidate* that an activity verifies with `GET /self` before
 // it is used for anything (docs/webhook.md, "The grant and the agreement"); the token in use sent again
 // while broken makes its re-check due now. The HTTP request never calls e-conomic. There is no
-// per-process cache: every webhook's tenant is read after the webhook arrived, which keeps every API
-// process exact after a 401 or an `access unbind`; the reads of concurrent webhooks share one query
+// per-process cache: every webhook's tenant is read after the webhook arrived (with its API key, in the
+// same query: src/access/api-keys.ts), which keeps every API process exact after a 401 or an `access
+// unbind`; the reads of concurrent webhooks share one query
 // (src/util/batch-loader.ts), and so do their candidate writes (one statement per batch, each token
 // encrypted once per batch), so a burst costs a few statements, not one or two per webhook: a tenant
 // whose grant no worker has verified yet (a new tenant's first burst) would otherwise write once per
@@ -17,7 +18,8 @@ import type { SecretBox } from '../secrets/secret-box';
 import { errorText } from './ingestor';
 
 export interface GrantRecorder {
-  record(tenantId: number, token: string): Promise<void>;
+  /** `read`: the tenant's grant state as read after the webhook arrived (with its API key); none: read here. */
+  record(tenantId: number, token: string, read?: { current: GrantState | undefined }): Promise<void>;
 }
 
 export interface GrantRecorderOptions {
@@ -47,9 +49,10 @@ export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorde
     const stored = await storeCandidates(options.db, rows);
     return new Map([...stored].map(([key, outcome]) => [key, { outcome, announced: false }]));
   });
-  const record = async (tenantId: number, token: string): Promise<CandidateOutcome> => {
+  const record = async (tenantId: number, token: string, read: { current: GrantState | undefined } | undefined): Promise<CandidateOutcome> => {
     const fingerprint = options.box.fingerprint(token);
-    const known = await recordKnownGrant(options.db, tenantId, fingerprint, await states.load(tenantId));
+    const current = read ? read.current : await states.load(tenantId);
+    const known = await recordKnownGrant(options.db, tenantId, fingerprint, current);
     if (known) return known;
     const key = candidateKey(tenantId, fingerprint);
     tokens.set(key, { tenantId, fingerprint, token });
@@ -60,9 +63,9 @@ export function createGrantRecorder(options: GrantRecorderOptions): GrantRecorde
     return 'candidate';
   };
   return {
-    async record(tenantId, token) {
+    async record(tenantId, token, read) {
       try {
-        const outcome = await withTimeout(record(tenantId, token), timeoutMs, 'grant store');
+        const outcome = await withTimeout(record(tenantId, token, read), timeoutMs, 'grant store');
         if (outcome === 'candidate') {
           options.log.info({ tenantId }, 'a webhook brought a new grant token for the tenant; the next sync verifies it before using it');
           options.onNewGrant?.(tenantId).catch((err: unknown) =>
