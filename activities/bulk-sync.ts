@@ -5,7 +5,8 @@
 // (a DependencyMemo shared by the page), and committed in batches of many entities per transaction
 // through the same entity store and version rule as a sync (store.commitMany), each entity's outcome in
 // `sync_state` under its entity workflow's id. That saves the ~12 history events and several Temporal
-// round trips a workflow per entity costs, which dominated an onboarding.
+// round trips a workflow per entity costs, which dominated an onboarding. The booked invoices a page wrote
+// re-check their customers' open drafts together, each draft fetched once for the page.
 //
 // Whatever needs more than a plain fetch and commit is handed back to go the entity workflow's way
 // (activities/sync-entity.ts): a 404 since the listing (the workflow marks it deleted), a fetch that
@@ -19,11 +20,11 @@ import { isIntegrityViolation } from '../src/db/errors';
 import { eachLimited } from '../src/util/each-limited';
 import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
-import type { EntityStore } from '../src/store/entity-store';
+import type { DraftInvoiceQuery, EntityStore } from '../src/store/entity-store';
 import type { EntityRecord } from '../src/sync/entity-record';
 import type { EconomicSession } from './economic-access';
 import { readEntity } from './fetch-entity';
-import { recheckDraftInvoices } from './recheck-drafts';
+import { MAX_DRAFTS_RECHECKED, draftQueryOf, recheckDrafts } from './recheck-drafts';
 import { dependencyMemo, dropUnreadable, resolveDependencies } from './resolve-dependencies';
 
 /** Entities per commit transaction: large enough to amortise the commit, small enough to hold few locks long. */
@@ -90,6 +91,7 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
   fetched.sort((a, b) => (order.get(a.number) ?? 0) - (order.get(b.number) ?? 0));
 
   let committed = 0;
+  const written: Array<{ number: number; record: EntityRecord }> = [];
   const dependencies = new Set<EntityRecord>();
   const batchSize = input.batchSize ?? BULK_COMMIT_BATCH;
   for (let i = 0; i < fetched.length; i += batchSize) {
@@ -119,19 +121,67 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
       }
       committed += 1;
       for (const dep of f.records.slice(0, -1)) dependencies.add(dep);
-      // A booked invoice re-checks its customer's open drafts, as its sync would (activities/recheck-drafts.ts).
-      const record = f.records.at(-1) as EntityRecord;
-      if (kind === 'booked-invoice' && result.at(-1) === 'written') {
-        try {
-          await recheckDraftInvoices(session, store, tenantId, record);
-        } catch (err) {
-          if (!handsOver(err)) throw err;
-          // Committed, but its re-check did not happen: its workflow syncs it again and re-checks.
-          committed -= 1;
-          handOver.push(f.number);
-        }
-      }
+      if (kind === 'booked-invoice' && result.at(-1) === 'written') written.push({ number: f.number, record: f.records.at(-1) as EntityRecord });
     }
   }
+  // Booked invoices re-check their customers' open drafts, as a sync would: once per page, not per invoice.
+  const unchecked = await recheckPageDrafts(session, store, tenantId, written, input.concurrency);
+  // Committed, but a draft they named could not be re-checked: their workflows sync them again and re-check.
+  committed -= unchecked.length;
+  handOver.push(...unchecked);
   return { committed, handOver, dependencies: dependencies.size };
+}
+
+/**
+ * The draft re-checks of the booked invoices one page wrote (activities/recheck-drafts.ts): their candidate
+ * drafts gathered in one query, each fetched once, at most `concurrency` at a time, the ones gone marked
+ * deleted. Returns the booked invoices whose re-check did not happen (a draft they named failed to fetch).
+ */
+async function recheckPageDrafts(
+  session: EconomicSession,
+  store: Pick<EntityStore, 'openDraftInvoicesOf' | 'markDeleted'>,
+  tenantId: number,
+  written: ReadonlyArray<{ number: number; record: EntityRecord }>,
+  concurrency: number,
+): Promise<number[]> {
+  if (written.length === 0) return [];
+  // Invoices of one customer with one amount and currency share their candidates: one query each.
+  const queries: DraftInvoiceQuery[] = [];
+  const queryIndex = new Map<string, number>();
+  const invoicesOf: number[][] = [];
+  for (const w of written) {
+    const query = draftQueryOf(w.record);
+    if (!query) continue;
+    const key = JSON.stringify([query.customerNumber, query.netAmount ?? null, query.currency ?? null]);
+    let i = queryIndex.get(key);
+    if (i === undefined) {
+      i = queries.push(query) - 1;
+      queryIndex.set(key, i);
+      invoicesOf.push([]);
+    }
+    invoicesOf[i]?.push(w.number);
+  }
+  const candidates = await store.openDraftInvoicesOf(tenantId, queries, MAX_DRAFTS_RECHECKED);
+  // Each draft once for the whole page, however many of the page's invoices name it. That is sound: every
+  // invoice on the page was booked before the listing answered, and booking removes its draft, so a draft
+  // fetched successfully after the listing was booked into none of them; a 404 is marked deleted as a sync would.
+  const namedBy = new Map<number, number[]>();
+  for (const [i, drafts] of candidates.entries()) {
+    for (const draft of drafts) {
+      const invoices = namedBy.get(draft) ?? [];
+      invoices.push(...(invoicesOf[i] ?? []));
+      namedBy.set(draft, invoices);
+    }
+  }
+  const unchecked = new Set<number>();
+  await recheckDrafts(session, store, tenantId, [...namedBy.keys()], {
+    concurrency,
+    failed: (draft, err) => {
+      // Anything else (a 429, the spent budget) ends the page, as a failed entity fetch does.
+      if (!handsOver(err)) return false;
+      for (const invoice of namedBy.get(draft) ?? []) unchecked.add(invoice);
+      return true;
+    },
+  });
+  return written.map((w) => w.number).filter((n) => unchecked.has(n));
 }

@@ -16,7 +16,8 @@
 // "Postgres has it, e-conomic does not" rows pass the deletion guard first: when the run would mark
 // more than `maxDeleteShare` of the tenant's live rows deleted, it signals none of them and reports why.
 //
-// Memory is bounded by one page: a page is compared with the rows of exactly its numbers, and for
+// Memory is bounded by two pages (the one being synced, and the next, listed meanwhile so the fetches do
+// not wait for a listing call): a page is compared with the rows of exactly its numbers, and for
 // "Postgres has it, e-conomic no longer does" the numbers seen are written to `reconcile_seen` and the
 // leftovers found by an anti-join in Postgres, read back in batches. Every page heartbeats a cursor
 // (scope, skipPages or project cursor, orphan position, counts), so a retried attempt, on this worker or
@@ -72,6 +73,11 @@ export interface ReconcileDeps {
 
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
 export const DEFAULT_MAX_DELETE_SHARE = 0.2;
+/**
+ * Entities one scope's activity fetches (bulk lane) or signals at once: 20, the e-conomic calls a worker
+ * makes at once for syncs (its activity slots, src/worker.ts), which the bench's API-bound floor assumes.
+ */
+export const DEFAULT_CONCURRENCY = 20;
 const ORPHAN_BATCH = 500;
 /** The run's progress on the tenant's row is written at most this often (and on each activity's first page). */
 const PROGRESS_EVERY_MS = 5_000;
@@ -252,20 +258,24 @@ export function createReconcileActivities(deps: ReconcileDeps) {
   }
 
   /**
-   * A listed page's missing and stale entities: the bulk lane commits what needs no entity workflow, the
-   * rest is signalled. Returns the numbers to signal (the caller signals them after the bulk commits).
+   * Which of a listed page's missing and stale entities need their entity workflow from the start (the
+   * rest goes the bulk lane): those whose workflow is running, or whose sync_state asks for one.
    */
-  async function syncListed(input: ReconcileScopeInput, session: EconomicSession, kind: EntityKind, numbers: number[], counts: ScopeCounts): Promise<number[]> {
-    if (numbers.length === 0) return [];
-    if (input.options?.bulk === false) return numbers;
+  async function routeListed(input: ReconcileScopeInput, kind: EntityKind, numbers: number[]): Promise<{ toWorkflow: number[]; bulk: number[] }> {
+    if (numbers.length === 0 || input.options?.bulk === false) return { toWorkflow: numbers, bulk: [] };
     // A running entity workflow owns its entity's syncs (coalescing, renumbering, report back): leave it there.
     const running = await entityWorkflows().running(input.tenant, kind);
     const special = await store.needingWorkflow(input.tenantId, kind, numbers);
     const toWorkflow = numbers.filter((n) => running.has(n) || special.has(n));
-    const bulk = numbers.filter((n) => !running.has(n) && !special.has(n));
-    const result = await bulkSync(session, store, { tenantId: input.tenantId, tenant: input.tenant, kind, numbers: bulk, stateHint: stateHintOf(input.scope), concurrency: input.options?.concurrency ?? 16 });
+    return { toWorkflow, bulk: numbers.filter((n) => !running.has(n) && !special.has(n)) };
+  }
+
+  /** The bulk lane's part of a page: committed here; returns the ones it hands back to their workflows. */
+  async function syncInBulk(input: ReconcileScopeInput, session: EconomicSession, kind: EntityKind, numbers: number[], counts: ScopeCounts): Promise<number[]> {
+    if (numbers.length === 0) return [];
+    const result = await bulkSync(session, store, { tenantId: input.tenantId, tenant: input.tenant, kind, numbers, stateHint: stateHintOf(input.scope), concurrency: input.options?.concurrency ?? DEFAULT_CONCURRENCY });
     counts.bulk = (counts.bulk ?? 0) + result.committed;
-    return [...toWorkflow, ...result.handOver];
+    return result.handOver;
   }
 
   /** Hands each entity to its workflow (bounded concurrency); the workflow awaits their reports. */
@@ -273,7 +283,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     const entities = entityWorkflows();
     const receivedAt = new Date();
     const stateHint = stateHintOf(input.scope);
-    await eachLimited(numbers, input.options?.concurrency ?? 16, async (number) => {
+    await eachLimited(numbers, input.options?.concurrency ?? DEFAULT_CONCURRENCY, async (number) => {
       const change = entityChange(
         { tenantId: input.tenantId, tenant: input.tenant, kind, number },
         { eventId: reconcileEventId(input.signalRunId ?? input.runId, kind, number), source: 'reconcile', receivedAt, stateHint, replyTo: input.replyTo },
@@ -360,22 +370,40 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         if (cursor.phase === 'list') {
           const session = await deps.access.open(input, ctx.cancellationSignal, { priority: 'reconcile' });
           const pages = def.list(session.client, { filter: cursor.filter, skipPages: cursor.skipPages, projectCursor: cursor.projectCursor, pageSize })[Symbol.asyncIterator]();
+          const list = () => session.run(() => pages.next());
           let calls = 0;
+          // The next page's listing, started while this page's entities are fetched and committed (one
+          // ahead, never more: at most two pages in memory). Only the heartbeat's cursor says how far the
+          // scope got, and it moves after a page's commits, so a listed-ahead page that is never synced
+          // (the attempt failed, or handed back) is listed again by the next attempt.
+          let ahead: Promise<IteratorResult<ListedPage>> | undefined;
+          let previousItems = 0;
           for (;;) {
-            if (calls >= input.maxPages || signalled.length >= maxSignals) return handBack();
-            calls += 1;
-            counts.calls += 1;
             let next;
+            const listedAhead = ahead !== undefined;
             try {
-              next = await session.run(() => pages.next());
+              // A page listed ahead is dropped here: the next attempt lists it again from the cursor.
+              if (signalled.length >= maxSignals) return handBack();
+              if (ahead) {
+                next = await ahead;
+                ahead = undefined;
+              } else {
+                if (calls >= input.maxPages) return handBack();
+                calls += 1;
+                next = await list();
+              }
             } catch (err) {
-              // Nothing was called: yield the rest of the day's budget to webhook syncs.
+              // Nothing was called: yield the rest of the day's budget to webhook syncs. A listed-ahead
+              // page hands back at the cursor after the page before it, which is committed.
               if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.budgetExhausted) return { ...handBack(), budgetCut: true };
               throw err;
             }
+            counts.calls += 1;
             const page = next.done ? undefined : next.value;
             const items = page?.items ?? [];
-            counts.peakItemsInMemory = Math.max(counts.peakItemsInMemory, items.length);
+            // A page listed ahead arrived while the one before it was still being synced.
+            counts.peakItemsInMemory = Math.max(counts.peakItemsInMemory, items.length + (listedAhead ? previousItems : 0));
+            previousItems = items.length;
             counts.checked += items.length;
             let maxLastUpdated = cursor.maxLastUpdated;
             let maxNumber = cursor.maxNumber;
@@ -383,19 +411,29 @@ export function createReconcileActivities(deps: ReconcileDeps) {
               if (item.lastUpdated && (!maxLastUpdated || Date.parse(item.lastUpdated) > Date.parse(maxLastUpdated))) maxLastUpdated = item.lastUpdated;
               if (maxNumber === undefined || item.number > maxNumber) maxNumber = item.number;
             }
+            const more = page !== undefined && (page.nextSkipPages !== undefined || page.nextProjectCursor !== undefined);
             if (bothWays) await reconcileStore.recordSeen(input.tenantId, input.runId, input.scope, items.map((i) => i.number));
             const stored = await store.versionsOf(input.tenantId, def.kind, items.map((i) => i.number));
             const stale = items.filter((i) => needsSync(i, stored.get(i.number), def.status)).map((i) => i.number);
+            const routed = await routeListed(input, def.kind, stale);
+            // List the next page now, unless this attempt will hand back before syncing it: out of listing
+            // calls, or this page's workflow entities reach the fan-out bound (the bulk lane's hand-overs,
+            // rare, can still reach it: then one listing was made for nothing).
+            if (more && calls < input.maxPages && signalled.length + routed.toWorkflow.length < maxSignals) {
+              calls += 1;
+              ahead = list();
+              // Its failure is met when this page is done, or never (this page failed first).
+              ahead.catch(() => undefined);
+            }
             let toWorkflow;
             try {
-              toWorkflow = await syncListed(input, session, def.kind, stale, counts);
+              toWorkflow = [...routed.toWorkflow, ...(await syncInBulk(input, session, def.kind, routed.bulk, counts))];
             } catch (err) {
               // The page's fetches met the spent budget before any commit: hand back before this page.
               if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.budgetExhausted) return { ...handBack(), budgetCut: true };
               throw err;
             }
             await syncEntities(input, def.kind, toWorkflow, counts, signalled);
-            const more = page !== undefined && (page.nextSkipPages !== undefined || page.nextProjectCursor !== undefined);
             commit({
               ...cursor,
               maxLastUpdated,

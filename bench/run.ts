@@ -605,6 +605,9 @@ async function reconcileRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     await worker.stop();
   }
   const calls = ctx.fake.calls(t.grant).total;
+  // Which calls a run above the paging minimum made (the full-scale run's overhead is not explained yet).
+  const callsByEndpoint = ctx.fake.calls(t.grant).byEndpoint;
+  log(`e-conomic calls by endpoint: ${JSON.stringify(callsByEndpoint)}`);
   const present = await countPresent(ctx.database.db, t.tenantId, refs);
   const costs = complete && (await waitUntil(`${tenant}'s workflows to close`, () => noneRunning(ctx.client, tenant), 60_000)) ? await reconcileHistoryCosts(ctx.client, tenant) : undefined;
 
@@ -635,6 +638,7 @@ async function reconcileRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     ms,
     complete,
     calls,
+    callsByEndpoint,
     present,
     idleRssMb,
     workerPeakRssMb: worker.peakRssMb(),

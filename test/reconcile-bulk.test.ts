@@ -3,7 +3,8 @@
 // per entity; an entity whose workflow is running, or whose sync_state asks for one (a failed sync, a
 // pending renumbering), or that is gone between listing and fetch, goes its entity workflow; an attempt
 // that fails mid-scope (a 429 on a fetch) is retried from its heartbeat cursor without losing or
-// double-counting an entity.
+// double-counting an entity; booked invoices re-check their candidate drafts once per page, each draft
+// fetched once, and a failed re-check hands the invoices that named the draft to their entity workflows.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -167,5 +168,72 @@ test('a 429 on a fetch mid-scope: the retried attempt resumes at the heartbeat c
   const listed = h.fake.callLog
     .filter((c) => c.agreement === t.grantToken && c.endpoint === '/invoices/drafts')
     .map((c) => Number(new URLSearchParams(c.query).get('skippages')));
-  assert.deepEqual(listed, [0, 1, 2, 3, 3, 4], 'the interrupted page listed again, nothing before it');
+  // The first attempt listed page 4 ahead while page 3's fetches ran (whether that call reached e-conomic
+  // before the attempt failed depends on timing); the retried attempt lists from page 3 again.
+  const times = (page: number) => listed.filter((p) => p === page).length;
+  assert.deepEqual(listed.slice(0, 3), [0, 1, 2]);
+  assert.deepEqual([0, 1, 2, 3].map(times), [1, 1, 1, 2], 'the interrupted page listed again, nothing before it');
+  assert.ok(times(4) >= 1 && times(4) <= 2 && listed.length === 5 + times(4), `listed ${listed.join(', ')}`);
+});
+
+/** Runs one scope of a full run in a mock activity context, entity workflows going to the undrained queue. */
+async function reconcileOneScope(t: TestTenant, scope: ReconcileScopeInput['scope'], runId: string, pageSize = 10): Promise<ReconcileScopeResult> {
+  const activities = createActivities({ ...h.activityDeps, entities: entityWorkflowsOn(h.temporal.env.client, undrained) });
+  const input: ReconcileScopeInput = { tenantId: t.id, tenant: t.name, runId, scope, full: true, maxPages: 100, options: { pageSize } };
+  return new MockActivityEnvironment().run((i: ReconcileScopeInput) => activities.reconcileScope(i), input);
+}
+
+/** The draft GETs the tenant's agreement answered, by draft number. */
+function draftFetches(t: TestTenant): number[] {
+  return h.fake.callLog
+    .filter((c) => c.agreement === t.grantToken && /^\/invoices\/drafts\/\d+$/.test(c.path))
+    .map((c) => Number(c.path.split('/').at(-1)))
+    .sort((a, b) => a - b);
+}
+
+test("booked invoices of one customer share their candidate drafts: the page fetches each once, and the booked ones end deleted", async () => {
+  const t = await h.createTenant('bulk-recheck');
+  const seeded = seedAgreement(t.agreement, { customers: 2, projects: 0, ordersPerState: 0, quotesPerState: 0, draftInvoices: 0, bookedInvoices: 0, linesPerDocument: 1, seed: 24 });
+  const [c1, c2] = seeded.customers as [number, number];
+  const hundred = [{ description: 'Konsulent', quantity: 1, unitNetPrice: 100 }];
+  const drafts = [0, 1, 2, 3].map(() => t.agreement.createDraftInvoice({ customerNumber: c1, lines: hundred }));
+  const otherAmount = t.agreement.createDraftInvoice({ customerNumber: c1, lines: [{ description: 'Andet', quantity: 1, unitNetPrice: 50 }] });
+  assert.equal((await reconcileOneScope(t, 'draft-invoice', 'recheck-drafts')).cursor.counts.bulk, 5);
+
+  // Two of the drafts are booked; three more booked invoices of the customer, and one of another, have the same amount.
+  const [booked0, booked1] = [t.agreement.bookDraftInvoice(drafts[0]!), t.agreement.bookDraftInvoice(drafts[1]!)];
+  const direct = [0, 1, 2].map(() => t.agreement.createBookedInvoice({ customerNumber: c1, lines: hundred }));
+  t.agreement.createBookedInvoice({ customerNumber: c2, lines: hundred });
+  h.fake.resetCalls();
+  const result = await reconcileOneScope(t, 'booked-invoice', 'recheck-booked');
+
+  assert.equal(result.cursor.counts.bulk, 6, 'every booked invoice committed in bulk');
+  assert.deepEqual(result.signalled, []);
+  // Five booked invoices name the same four drafts: each is fetched once, the other amount's not at all.
+  assert.deepEqual(draftFetches(t), [...drafts].sort((a, b) => a - b));
+  assert.deepEqual(await liveDrafts(t), [drafts[2]!, drafts[3]!, otherAmount].sort((a, b) => a - b), 'the booked drafts are marked deleted');
+  assert.ok(booked0 !== booked1 && direct.length === 3);
+});
+
+test("a draft whose re-check fetch fails hands the page's booked invoices that named it to their entity workflows", async () => {
+  const t = await h.createTenant('bulk-recheck-fail');
+  const seeded = seedAgreement(t.agreement, { customers: 2, projects: 0, ordersPerState: 0, quotesPerState: 0, draftInvoices: 0, bookedInvoices: 0, linesPerDocument: 1, seed: 25 });
+  const [c1, c2] = seeded.customers as [number, number];
+  const hundred = [{ description: 'Konsulent', quantity: 1, unitNetPrice: 100 }];
+  const failing = t.agreement.createDraftInvoice({ customerNumber: c1, lines: hundred });
+  const fine = t.agreement.createDraftInvoice({ customerNumber: c2, lines: hundred });
+  await reconcileOneScope(t, 'draft-invoice', 'recheck-fail-drafts');
+  const naming = [0, 1].map(() => t.agreement.createBookedInvoice({ customerNumber: c1, lines: hundred }));
+  const other = t.agreement.createBookedInvoice({ customerNumber: c2, lines: hundred });
+  // e-conomic fails the one draft's re-check (a 500, which the bulk lane hands over).
+  h.fake.faults.inject({ agreement: t.grantToken, path: new RegExp(`^/invoices/drafts/${failing}$`), times: 1, kind: '500' });
+  h.fake.resetCalls();
+  const result = await reconcileOneScope(t, 'booked-invoice', 'recheck-fail-booked');
+
+  assert.deepEqual(result.signalled.map((e) => e.number).sort((a, b) => a - b), [...naming].sort((a, b) => a - b), 'the invoices that named the draft go their workflows');
+  assert.equal(result.cursor.counts.bulk, 1, 'the other customer\'s invoice stays committed in bulk');
+  assert.deepEqual(draftFetches(t), [failing, fine].sort((a, b) => a - b), 'each candidate fetched once');
+  assert.deepEqual(await liveDrafts(t), [failing, fine].sort((a, b) => a - b));
+  assert.ok(other > 0);
+  for (const n of naming) await h.temporal.env.client.workflow.getHandle(entityWorkflowId(t.name, 'booked-invoice', n)).terminate('test over');
 });

@@ -58,7 +58,7 @@ export interface ReconcileOptions {
   maxListCallsPerRun?: number;
   /** Re-list this much before the watermark, for clock skew and late commits. Default 5 minutes. */
   overlapMs?: number;
-  /** Concurrent signals, and concurrent entity fetches of the bulk lane, of one activity. Default 16. */
+  /** Concurrent signals, and concurrent entity fetches of the bulk lane, of one activity. Default 20. */
   concurrency?: number;
   /**
    * The bulk lane (docs/architecture.md): new and stale entities that need no entity workflow are fetched
@@ -105,7 +105,7 @@ export interface ScopeCounts {
   failed: number;
   /** e-conomic listing calls. */
   calls: number;
-  /** Most items held at once (one page at most). */
+  /** Most items held at once (two pages at most: the one being synced and the next, listed meanwhile). */
   peakItemsInMemory: number;
   /** Signalled entities that did not report back within the entity timeout. */
   stuck?: number;

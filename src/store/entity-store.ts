@@ -42,6 +42,13 @@ export interface StoredEntity {
   remainder?: string | null;
 }
 
+/** Which drafts a booked invoice may have been booked from: its customer's, with its amount and currency when known. */
+export interface DraftInvoiceQuery {
+  customerNumber: number;
+  netAmount?: string | null;
+  currency?: string | null;
+}
+
 export type CommitOutcome = 'written' | 'stale';
 export type DeleteOutcome = 'deleted' | 'absent' | 'stale';
 
@@ -363,6 +370,28 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
     return new Map(rows.map((r) => [r.number, r]));
   }
 
+  /** Live drafts per query, at most `limit` each (the store's `openDraftInvoicesOf`). */
+  async function openDraftInvoicesOf(tenantId: number, queries: readonly DraftInvoiceQuery[], limit: number): Promise<number[][]> {
+    const found: number[][] = queries.map(() => []);
+    if (queries.length === 0) return found;
+    const t = economicDraftInvoices;
+    const keys = sql.join(
+      queries.map((q, i) => sql`(${i}::int, ${q.customerNumber}::int, ${q.netAmount ?? null}::numeric, ${q.currency ?? null}::text)`),
+      sql`, `,
+    );
+    const rows = await queryRows<{ i: number; n: number }>(
+      db,
+      sql`select i, n from (
+            select k.i, ${t.draftInvoiceNumber} as n, row_number() over (partition by k.i) as rank
+            from (values ${keys}) as k(i, customer_number, net_amount, currency)
+            join ${t} on ${t.tenantId} = ${tenantId} and ${t.customerNumber} = k.customer_number and ${t.deletedAt} is null
+              and (k.net_amount is null or ${t.netAmount} = k.net_amount) and (k.currency is null or ${t.currency} = k.currency)
+          ) ranked where rank <= ${limit}`,
+    );
+    for (const row of rows) found[Number(row.i)]?.push(Number(row.n));
+    return found;
+  }
+
   return {
     versionsOf,
 
@@ -408,23 +437,15 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
     },
 
     /** A customer's live draft invoices, optionally only those with this amount and currency. */
-    async openDraftInvoices(tenantId: number, q: { customerNumber: number; netAmount?: string | null; currency?: string | null; limit: number }): Promise<number[]> {
-      const t = economicDraftInvoices;
-      const rows = await db
-        .select({ number: t.draftInvoiceNumber })
-        .from(t)
-        .where(
-          and(
-            eq(t.tenantId, tenantId),
-            eq(t.customerNumber, q.customerNumber),
-            isNull(t.deletedAt),
-            q.netAmount != null ? eq(t.netAmount, q.netAmount) : undefined,
-            q.currency != null ? eq(t.currency, q.currency) : undefined,
-          ),
-        )
-        .limit(q.limit);
-      return rows.map((r) => r.number);
+    async openDraftInvoices(tenantId: number, q: DraftInvoiceQuery & { limit: number }): Promise<number[]> {
+      return (await openDraftInvoicesOf(tenantId, [q], q.limit))[0] ?? [];
     },
+
+    /**
+     * `openDraftInvoices` for many queries in one statement (the bulk lane's booked invoices of a page):
+     * one pass over the tenant's drafts, at most `limit` per query; the answer is aligned with `queries`.
+     */
+    openDraftInvoicesOf,
 
     /**
      * Commits records in the order given (dependencies first, the entity they belong to last) in one
