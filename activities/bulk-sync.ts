@@ -11,9 +11,10 @@
 // Whatever needs more than a plain fetch and commit is handed back to go the entity workflow's way
 // (activities/sync-entity.ts): a 404 since the listing (the workflow marks it deleted), a fetch that
 // failed after the client's retries, a dependency e-conomic does not have, an integrity violation, a
-// booked invoice whose draft re-check failed. A 429 or a spent call budget aborts the page before any
-// commit (the fetches come first), so the attempt fails or hands back as reconciliation does without
-// the bulk lane, and the page is listed again from the last heartbeat cursor.
+// booked invoice whose draft re-check failed. Commits stream behind the fetches, 100 entities per
+// transaction. A 429 or a spent call budget stops the page's fetches (the batches committed so far stay),
+// so the attempt fails or hands back as reconciliation does without the bulk lane, and the page is listed
+// again from the last heartbeat cursor, where what was committed compares equal and is not fetched again.
 import { ApplicationFailure } from '@temporalio/common';
 import type { DocumentState } from '../src/economic';
 import { isIntegrityViolation } from '../src/db/errors';
@@ -69,33 +70,15 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
   // A kind e-conomic forbids us: its entity workflows skip it (outcome `skipped`), as they always did.
   if (session.isForbidden(kind)) return { committed: 0, handOver: [...input.numbers], dependencies: 0 };
   const memo = dependencyMemo();
-  const fetched: Fetched[] = [];
-  await eachLimited(input.numbers, input.concurrency, async (number) => {
-    const fetchedAt = new Date().toISOString();
-    try {
-      const record = await session.run((client) => readEntity(client, store, tenantId, kind, number, fetchedAt, input.stateHint), kind);
-      // Gone since the listing: the entity workflow marks it deleted.
-      if (!record) return void handOver.push(number);
-      const resolved = await resolveDependencies(session, store, tenantId, record, { memo });
-      // The entity may name a dependency under a number it has since left: the workflow re-fetches in rounds.
-      if (resolved.missing.length > 0) return void handOver.push(number);
-      dropUnreadable(record, resolved.unreadable);
-      fetched.push({ number, records: [...resolved.records, record] });
-    } catch (err) {
-      if (!handsOver(err)) throw err;
-      handOver.push(number);
-    }
-  });
-  // Listing order, so batches (and their lock sets) do not depend on which fetch finished first.
   const order = new Map(input.numbers.map((n, i) => [n, i]));
-  fetched.sort((a, b) => (order.get(a.number) ?? 0) - (order.get(b.number) ?? 0));
-
+  const batchSize = input.batchSize ?? BULK_COMMIT_BATCH;
   let committed = 0;
   const written: Array<{ number: number; record: EntityRecord }> = [];
   const dependencies = new Set<EntityRecord>();
-  const batchSize = input.batchSize ?? BULK_COMMIT_BATCH;
-  for (let i = 0; i < fetched.length; i += batchSize) {
-    const batch = fetched.slice(i, i + batchSize);
+
+  const commitBatch = async (batch: Fetched[]): Promise<void> => {
+    // Listing order within the batch, so its lock set does not depend on which fetch finished first.
+    batch.sort((a, b) => (order.get(a.number) ?? 0) - (order.get(b.number) ?? 0));
     const groups = batch.map((f) => ({ records: f.records, sync: { workflowId: entityWorkflowId(input.tenant, kind, f.number) } }));
     let outcomes: Array<Array<'written' | 'stale'> | undefined>;
     try {
@@ -123,7 +106,59 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
       for (const dep of f.records.slice(0, -1)) dependencies.add(dep);
       if (kind === 'booked-invoice' && result.at(-1) === 'written') written.push({ number: f.number, record: f.records.at(-1) as EntityRecord });
     }
+  };
+
+  // Commits stream behind the fetches: a full batch is committed while the next ones are fetched, one
+  // commit at a time, so the pool never idles for a commit and at most a batch or two of fetched entities
+  // are held (not the whole page). A commit's failure stops the fetches; the chain itself never rejects.
+  let pending: Fetched[] = [];
+  let committing = Promise.resolve();
+  let commitFailure: { err: unknown } | undefined;
+  let stopped = false;
+  const enqueue = (batch: Fetched[]) => {
+    committing = committing.then(async () => {
+      if (commitFailure) return;
+      try {
+        await commitBatch(batch);
+      } catch (err) {
+        commitFailure = { err };
+      }
+    });
+  };
+  try {
+    await eachLimited(input.numbers, input.concurrency, async (number) => {
+      if (commitFailure) throw commitFailure.err;
+      const fetchedAt = new Date().toISOString();
+      try {
+        const record = await session.run((client) => readEntity(client, store, tenantId, kind, number, fetchedAt, input.stateHint), kind);
+        // Gone since the listing: the entity workflow marks it deleted.
+        if (!record) return void handOver.push(number);
+        const resolved = await resolveDependencies(session, store, tenantId, record, { memo });
+        // The entity may name a dependency under a number it has since left: the workflow re-fetches in rounds.
+        if (resolved.missing.length > 0) return void handOver.push(number);
+        dropUnreadable(record, resolved.unreadable);
+        if (stopped) return;
+        pending.push({ number, records: [...resolved.records, record] });
+        if (pending.length >= batchSize) {
+          enqueue(pending);
+          pending = [];
+        }
+      } catch (err) {
+        if (!handsOver(err)) throw err;
+        handOver.push(number);
+      }
+    });
+  } catch (err) {
+    // A 429 or the spent budget (or a failed commit): no new commit starts; the one running ends before the
+    // attempt does. What was committed stays: the page is listed again and finds it equal to e-conomic.
+    stopped = true;
+    await committing;
+    throw err;
   }
+  if (pending.length > 0) enqueue(pending);
+  await committing;
+  if (commitFailure) throw commitFailure.err;
+
   // Booked invoices re-check their customers' open drafts, as a sync would: once per page, not per invoice.
   const unchecked = await recheckPageDrafts(session, store, tenantId, written, input.concurrency);
   // Committed, but a draft they named could not be re-checked: their workflows sync them again and re-check.

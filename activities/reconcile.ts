@@ -429,7 +429,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
             try {
               toWorkflow = [...routed.toWorkflow, ...(await syncInBulk(input, session, def.kind, routed.bulk, counts))];
             } catch (err) {
-              // The page's fetches met the spent budget before any commit: hand back before this page.
+              // The page's fetches met the spent budget: hand back before this page (what it committed compares equal when it is listed again).
               if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.budgetExhausted) return { ...handBack(), budgetCut: true };
               throw err;
             }

@@ -5,6 +5,7 @@
 // that fails mid-scope (a 429 on a fetch) is retried from its heartbeat cursor without losing or
 // double-counting an entity; booked invoices re-check their candidate drafts once per page, each draft
 // fetched once, and a failed re-check hands the invoices that named the draft to their entity workflows.
+// Commits stream behind the fetches: a 429 mid-page keeps what was committed before it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -18,6 +19,10 @@ import { createEntityStore } from '../src/store/entity-store';
 import { createReconcileStore } from '../src/store/reconcile-store';
 import { entityWorkflowsOn, signalEntityChange } from '../src/temporal/signal-entity';
 import { createActivities } from '../activities';
+import { bulkSync } from '../activities/bulk-sync';
+import { createEconomicAccess } from '../activities/economic-access';
+import { CallCounter } from '../src/economic';
+import { FAILURE_TYPES } from '../src/shared/failure-types';
 import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/reconcile';
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import { seedAgreement } from './fake-economic';
@@ -236,4 +241,26 @@ test("a draft whose re-check fetch fails hands the page's booked invoices that n
   assert.deepEqual(await liveDrafts(t), [failing, fine].sort((a, b) => a - b));
   assert.ok(other > 0);
   for (const n of naming) await h.temporal.env.client.workflow.getHandle(entityWorkflowId(t.name, 'booked-invoice', n)).terminate('test over');
+});
+
+test('commits stream behind the fetches: a 429 mid-page keeps the batches committed before it, and starts none after it', async () => {
+  const t = await h.createTenant('bulk-stream');
+  const seeded = seedAgreement(t.agreement, { customers: 1, projects: 0, ordersPerState: 0, quotesPerState: 0, draftInvoices: 30, bookedInvoices: 0, linesPerDocument: 1, seed: 29 });
+  const drafts = [...seeded.draftInvoices].sort((a, b) => a - b);
+  // The 25th fetch is throttled: batches of 10 at one fetch at a time, so two batches are committed by then.
+  const throttled = `/invoices/drafts/${drafts[24]}`;
+  const faults = h.fake.faults;
+  const take = faults.take.bind(faults);
+  faults.take = (agreement, paths) => (agreement === t.grantToken && paths.includes(throttled) ? { kind: '429', times: 1, retryAfterSeconds: 1 } : take(agreement, paths));
+  try {
+    const access = createEconomicAccess({ ...h.activityDeps, callCounter: new CallCounter() });
+    const session = await access.open({ tenantId: t.id, tenant: t.name }, undefined, { priority: 'reconcile' });
+    await assert.rejects(
+      bulkSync(session, createEntityStore(h.database.db), { tenantId: t.id, tenant: t.name, kind: 'draft-invoice', numbers: drafts, concurrency: 1, batchSize: 10 }),
+      (err: unknown) => (err as { type?: string }).type === FAILURE_TYPES.rateLimited,
+    );
+  } finally {
+    faults.take = take;
+  }
+  assert.deepEqual(await liveDrafts(t), drafts.slice(0, 20), 'the two full batches before the 429, none of the four fetched after them');
 });
