@@ -7,9 +7,10 @@
 //     budget-cut, and the next run resumes where it stopped (workflows/reconcile.ts).
 // A 429 pauses the agreement for every worker until Retry-After (or a default backoff) has passed.
 //
-// Each call costs one statement: an atomic UPSERT ... RETURNING that both checks the pause and takes a
-// call from the window's count only while it stays under the caller's limit, so any number of processes
-// agree without locks. Time is the database's (`now()`), so workers with skewed clocks agree too.
+// A call costs one statement, shared by the calls the process makes for the agreement at the same moment:
+// an atomic UPSERT ... RETURNING that both checks the pause and takes the calls from the window's count
+// only while it stays under the caller's limit, so any number of processes agree without locks. Time is
+// the database's (`now()`), so workers with skewed clocks agree too.
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
 import { EconomicError, type CallGate } from '../economic';
@@ -21,6 +22,8 @@ export const DEFAULT_RECONCILE_RESERVE_SHARE = 0.2;
 /** How long a 429 without Retry-After pauses the agreement. */
 export const DEFAULT_PAUSE_MS = 60_000;
 export const WINDOW_MS = 24 * 3600_000;
+/** Most calls one budget statement takes for a process (the calls waiting beyond go in the next). */
+const MAX_TAKE_BATCH = 100;
 
 export type CallPriority = 'sync' | 'reconcile';
 
@@ -52,28 +55,73 @@ export function createCallBudget(db: Database, settings: CallBudgetSettings = {}
   const limitFor = (priority: CallPriority) => (priority === 'sync' ? dailyCalls : Math.floor(dailyCalls * (1 - reserve)));
 
   /**
-   * Takes one call from the agreement's window unless it is paused or the caller's limit is reached.
-   * `calls` null: refused by the limit (or by the pause, then `paused_ms` is set).
+   * Takes up to `n` calls from the agreement's window unless it is paused, never passing the caller's limit.
+   * `granted`: how many it took (null or 0: refused by the limit, or by the pause, then `paused_ms` is set).
    */
-  async function take(agreementNumber: number, limit: number) {
-    const [row] = await queryRows<{ calls: number | null; paused_ms: number | null; window_left_ms: number }>(
+  async function take(agreementNumber: number, limit: number, n: number) {
+    const [row] = await queryRows<{ granted: number | null; paused_ms: number | null; window_left_ms: number }>(
       db,
+      // In SET, b.calls is the count before this take: last_granted carries what fitted under the limit.
       sql`with pause as (
             select paused_until from economic_agreement_pauses where agreement_number = ${agreementNumber} and paused_until > now()
           ), taken as (
-            insert into economic_call_budget as b (agreement_number, window_start, calls)
-            select ${agreementNumber}, ${WINDOW_START}, 1
+            insert into economic_call_budget as b (agreement_number, window_start, calls, last_granted)
+            select ${agreementNumber}, ${WINDOW_START}, least(${n}::int, ${limit}::int), least(${n}::int, ${limit}::int)
             where not exists (select 1 from pause) and ${limit} > 0
-            on conflict (agreement_number, window_start) do update set calls = b.calls + 1 where b.calls < ${limit}
-            returning b.calls
+            on conflict (agreement_number, window_start) do update
+              set calls = least(b.calls + ${n}::int, ${limit}::int), last_granted = least(b.calls + ${n}::int, ${limit}::int) - b.calls
+              where b.calls < ${limit}
+            returning b.last_granted
           )
-          select (select calls from taken) as calls,
+          select (select last_granted from taken) as granted,
                  (select ceil(extract(epoch from (paused_until - now())) * 1000)::float8 from pause) as paused_ms,
                  ceil(extract(epoch from (${WINDOW_START} + interval '1 day' - now())) * 1000)::float8 as window_left_ms`,
     );
     if (!row) throw new Error('call budget: the UPSERT returned no row');
     return row;
   }
+
+  // The calls a process is about to make for one agreement at once (a reconciliation's 20 fetches, the
+  // syncs of a burst) take their budget together: one statement per batch instead of one per call, all of
+  // them on the same row, which otherwise queue on its lock and each wait for their own commit. A batch is
+  // sent while none is in flight for that agreement and limit, so batches form only under load; an idle
+  // caller takes its one call at once, as before.
+  type Taken = Awaited<ReturnType<typeof take>>;
+  type Waiter = { resolve: (row: Taken) => void; reject: (err: unknown) => void };
+  const queues = new Map<string, { agreementNumber: number; limit: number; waiting: Waiter[]; inFlight: boolean }>();
+  const send = (key: string) => {
+    const q = queues.get(key);
+    if (!q || q.inFlight) return;
+    if (q.waiting.length === 0) return void queues.delete(key);
+    const batch = q.waiting.splice(0, MAX_TAKE_BATCH);
+    q.inFlight = true;
+    take(q.agreementNumber, q.limit, batch.length)
+      .then(
+        (row) => {
+          // The first callers of the batch get the calls that fitted; the rest are refused, having taken nothing.
+          const granted = row.granted ?? 0;
+          for (const [i, w] of batch.entries()) w.resolve(i < granted ? row : { ...row, granted: null });
+        },
+        (err: unknown) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        q.inFlight = false;
+        send(key);
+      });
+  };
+  const takeOne = (agreementNumber: number, limit: number): Promise<Taken> =>
+    new Promise<Taken>((resolve, reject) => {
+      const key = `${agreementNumber}:${limit}`;
+      let q = queues.get(key);
+      if (!q) {
+        q = { agreementNumber, limit, waiting: [], inFlight: false };
+        queues.set(key, q);
+      }
+      q.waiting.push({ resolve, reject });
+      send(key);
+    });
 
   return {
     limitFor,
@@ -83,7 +131,7 @@ export function createCallBudget(db: Database, settings: CallBudgetSettings = {}
       const limit = limitFor(priority);
       return {
         async beforeCall(endpoint) {
-          const row = await take(agreementNumber, limit);
+          const row = await takeOne(agreementNumber, limit);
           if (row.paused_ms !== null) {
             throw new EconomicError({
               kind: 'rate_limited',
@@ -92,7 +140,7 @@ export function createCallBudget(db: Database, settings: CallBudgetSettings = {}
               retryAfterMs: Math.max(1, row.paused_ms),
             });
           }
-          if (row.calls === null) {
+          if (!row.granted) {
             const whose = priority === 'sync' ? 'the daily call budget' : `reconciliation's share of the daily call budget (the last ${Math.round(reserve * 100)} % is kept for webhook syncs)`;
             throw new EconomicError({
               kind: 'budget_exhausted',

@@ -491,6 +491,11 @@ export const economicCallBudget = pgTable(
     agreementNumber: integer('agreement_number').notNull(),
     windowStart: instant('window_start').notNull(),
     calls: integer('calls').notNull().default(0),
+    /**
+     * How many calls the last take was granted (src/access/call-budget.ts): a take asks for the calls of a
+     * whole batch, and near the limit gets fewer; the UPSERT computes this from the count before it.
+     */
+    lastGranted: integer('last_granted').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.agreementNumber, t.windowStart] })],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "economic_call_budget" ADD COLUMN "last_granted" integer DEFAULT 0 NOT NULL;
