@@ -19,7 +19,8 @@
 // Memory is bounded by two pages (the one being synced, and the next, listed meanwhile so the fetches do
 // not wait for a listing call): a page is compared with the rows of exactly its numbers, and for
 // "Postgres has it, e-conomic no longer does" the numbers seen are written to `reconcile_seen` and the
-// leftovers found by an anti-join in Postgres, read back in batches. Every page heartbeats a cursor
+// leftovers found in Postgres (a primary-key probe per stored row: src/store/entity-store.ts, unseenRowsQuery),
+// read back in batches. Every page heartbeats a cursor
 // (scope, skipPages or project cursor, orphan position, counts), so a retried attempt, on this worker or
 // another, resumes where the last one was; a 429 fails the attempt with Retry-After as its retry delay.
 // Listings take reconciliation's share of the agreement's daily call budget (src/access/call-budget.ts):

@@ -145,24 +145,14 @@ test('a 429 on a fetch mid-scope: the retried attempt resumes at the heartbeat c
   const seeded = seedAgreement(t.agreement, { customers: 1, projects: 0, ordersPerState: 0, quotesPerState: 0, draftInvoices: 50, bookedInvoices: 0, linesPerDocument: 1, seed: 23 });
   // A fetch of the fourth page's drafts is throttled once: the attempt fails after three pages were committed.
   const throttled = `/invoices/drafts/${seeded.draftInvoices[35]}`;
-  const faults = h.fake.faults;
-  const take = faults.take.bind(faults);
-  let hits = 0;
-  faults.take = (agreement, paths) => {
-    if (agreement === t.grantToken && paths.includes(throttled) && ++hits === 1) return { kind: '429', times: 1, retryAfterSeconds: 1 };
-    return take(agreement, paths);
-  };
+  h.fake.faults.inject({ agreement: t.grantToken, path: new RegExp(`^${throttled}$`), times: 1, kind: '429', retryAfterSeconds: 1 });
   h.fake.resetCalls();
-  let summary;
-  try {
-    summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
-      workflowId: `reconcile/${t.name}/test`,
-      taskQueue: h.reconcileTaskQueue,
-      args: [{ tenantId: t.id, tenant: t.name, mode: 'full', options: { pageSize: 10 } }],
-    });
-  } finally {
-    faults.take = take;
-  }
+  const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+    workflowId: `reconcile/${t.name}/test`,
+    taskQueue: h.reconcileTaskQueue,
+    args: [{ tenantId: t.id, tenant: t.name, mode: 'full', options: { pageSize: 10 } }],
+  });
+  const hits = h.fake.callLog.filter((c) => c.agreement === t.grantToken && c.path.endsWith(throttled)).length;
   assert.equal(hits, 2, 'the throttled fetch was made again by the retried attempt');
   const counts = summary.scopes['draft-invoice'];
   assert.equal(counts?.checked, 50, 'each draft counted once across both attempts');

@@ -33,6 +33,8 @@ const undrained = uniqueTaskQueue('undrained');
 const reconcileQueue = uniqueTaskQueue('reconcile');
 
 const STATUS = { drafts: 'draft', sent: 'sent', archived: 'archived' } as const;
+/** The draft invoices' listing call, not a draft's fetch. */
+const DRAFT_LISTING = /^\/invoices\/drafts$/;
 
 /** Writes the fake's current state straight into the read model (headers only), in bulk. */
 async function mirrorIntoDatabase(t: TestTenant): Promise<void> {
@@ -159,23 +161,13 @@ test('a listing interrupted after three pages resumes at its heartbeated cursor,
   // First attempt: e-conomic fails the fourth listing call, page 3's, which is listed while page 2 is
   // synced; the attempt fails once page 2 is committed (a killed worker or a failed attempt look the same
   // to the next attempt: all it has is the last heartbeat).
-  const faults = h.fake.faults;
-  const take = faults.take.bind(faults);
-  let listings = 0;
-  faults.take = (agreement, paths) => {
-    if (agreement === resume.grantToken && paths.includes('/invoices/drafts') && ++listings === 4) return { kind: '500', times: 1 };
-    return take(agreement, paths);
-  };
+  h.fake.faults.inject({ agreement: resume.grantToken, path: DRAFT_LISTING, after: 3, times: 1, kind: '500' });
   const first = new MockActivityEnvironment({ attempt: 1 });
   let last: ScopeCursor | undefined;
   first.on('heartbeat', (details: ScopeCursor) => {
     last = structuredClone(details);
   });
-  try {
-    await assert.rejects(first.run((i: ReconcileScopeInput) => activities.reconcileScope(i), input));
-  } finally {
-    faults.take = take;
-  }
+  await assert.rejects(first.run((i: ReconcileScopeInput) => activities.reconcileScope(i), input));
   assert.equal(last?.skipPages, 3);
   assert.equal(last?.counts.checked, 30);
 
@@ -198,25 +190,15 @@ test('on the real worker, a failed attempt is retried from the last heartbeat (n
   const tenant = await h.createTenant('resume-worker');
   seedAgreement(tenant.agreement, { customers: 1, draftInvoices: 50, linesPerDocument: 1, seed: 5 });
   // The fourth listing call of /invoices/drafts fails (500): the attempt dies after three pages.
-  const faults = h.fake.faults;
-  const take = faults.take.bind(faults);
-  let draftListings = 0;
-  faults.take = (agreement, paths) => {
-    if (agreement === tenant.grantToken && paths.includes('/invoices/drafts') && ++draftListings === 4) return { kind: '500', times: 1 };
-    return take(agreement, paths);
-  };
+  h.fake.faults.inject({ agreement: tenant.grantToken, path: DRAFT_LISTING, after: 3, times: 1, kind: '500' });
   h.fake.resetCalls();
-  try {
-    const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
-      workflowId: 'reconcile/resume-worker/test',
-      taskQueue: reconcileQueue,
-      args: [{ tenantId: tenant.id, tenant: tenant.name, mode: 'full', options: { pageSize: 10, waitForEntities: false } }],
-    });
-    assert.equal(summary.scopes['draft-invoice']?.checked, 50);
-    assert.equal(summary.scopes['draft-invoice']?.bulk, 50);
-  } finally {
-    faults.take = take;
-  }
+  const summary = await h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+    workflowId: 'reconcile/resume-worker/test',
+    taskQueue: reconcileQueue,
+    args: [{ tenantId: tenant.id, tenant: tenant.name, mode: 'full', options: { pageSize: 10, waitForEntities: false } }],
+  });
+  assert.equal(summary.scopes['draft-invoice']?.checked, 50);
+  assert.equal(summary.scopes['draft-invoice']?.bulk, 50);
   const skipped = h.fake.callLog
     .filter((c) => c.agreement === tenant.grantToken && c.endpoint === '/invoices/drafts')
     .map((c) => Number(new URLSearchParams(c.query).get('skippages')));

@@ -58,6 +58,8 @@ export interface FaultSpec {
   /** Path prefix (API-relative like `/orders/drafts` or full like `/projectsapi/v1/projects`) or RegExp. */
   path?: string | RegExp;
   times: number;
+  /** Matching calls answered normally before the fault applies (default 0: the next one). */
+  after?: number;
   kind: FaultKind;
   retryAfterSeconds?: number;
 }
@@ -73,15 +75,18 @@ export class FaultInjector {
   get pending(): number {
     return this.faults.reduce((s, f) => s + f.times, 0);
   }
-  /** Takes one use of the first matching fault. */
+  /** Takes one use of the first matching fault; a matching fault still counting down `after` lets the call pass it. */
   take(agreement: string | undefined, paths: string[]): FaultSpec | undefined {
-    const i = this.faults.findIndex(
-      (f) =>
+    const i = this.faults.findIndex((f) => {
+      const matches =
         f.times > 0 &&
         (f.agreement === undefined || f.agreement === agreement) &&
         (f.path === undefined ||
-          paths.some((p) => (typeof f.path === 'string' ? p.startsWith(f.path) : (f.path as RegExp).test(p)))),
-    );
+          paths.some((p) => (typeof f.path === 'string' ? p.startsWith(f.path) : (f.path as RegExp).test(p))));
+      if (!matches || !f.after) return matches;
+      f.after -= 1;
+      return false;
+    });
     if (i < 0) return undefined;
     const f = this.faults[i];
     if (!f) return undefined;
