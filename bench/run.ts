@@ -411,8 +411,8 @@ async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: n
   out.push(
     {
       scenario,
-      measure: 'per sync: workflow tasks / activity tasks / history events',
-      value: c.syncs > 0 ? `${per(c.workflowTasks)} / ${per(c.activityTasks)} / ${per(c.events)}` : 'n/a',
+      measure: 'per sync: workflow tasks / local activities / activity tasks / history events',
+      value: c.syncs > 0 ? `${per(c.workflowTasks)} / ${per(c.localActivities)} / ${per(c.activityTasks)} / ${per(c.events)}` : 'n/a',
       baseline: '',
       ratio: '',
       notes: `${fmt(c.syncs)} syncs in ${fmt(c.sampled)} of ${fmt(c.executions)} entity workflow runs read; ${fmt(c.signals / Math.max(1, c.syncs), 2)} signals per sync`,

@@ -66,6 +66,8 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
     workflowBundle: await workflowBundle(),
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
+    // A sync's first attempt is a local activity (workflows/activity-options.ts): the same bound applies.
+    maxConcurrentLocalActivityExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 40,
     // Workers killed mid-flight hand their tasks back quickly when restarted.
     shutdownGraceTime: '10 seconds',

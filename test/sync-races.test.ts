@@ -48,10 +48,25 @@ const lines = [
 const isLast = (kind: EntityKind, number: number) => (records: Array<{ kind: EntityKind; number: number }>) =>
   records.at(-1)?.kind === kind && records.at(-1)?.number === number;
 
-/** Every syncEntity attempt recorded in the workflow's latest run (1 each: nothing was retried by Temporal). */
+/**
+ * Every syncEntity attempt recorded in the workflow's latest run, numbered per sync (1 each: nothing was
+ * retried by Temporal). A sync's first attempt is a local activity (a marker); the ordinary activity that
+ * takes over after it failed numbers its attempts from 2 (workflows/activity-options.ts).
+ */
 async function activityAttempts(workflowId: string): Promise<number[]> {
   const history = await h.temporal.env.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 0] : []));
+  const syncScheduled = new Set<string>();
+  let afterLocal = false;
+  return (history.events ?? []).flatMap((e) => {
+    if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') {
+      afterLocal = true;
+      return [1];
+    }
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'syncEntity') syncScheduled.add(String(e.eventId));
+    const started = e.activityTaskStartedEventAttributes;
+    if (!started || !syncScheduled.has(String(started.scheduledEventId))) return [];
+    return [(started.attempt ?? 0) + (afterLocal ? 1 : 0)];
+  });
 }
 
 function fetchesOf(path: string): number {

@@ -154,8 +154,9 @@ test('a long-lived entity continues as new, carrying its pending events and sear
   const customer = acme.agreement.upsertCustomer({ name: 'Langtidsholdbar', currency: 'DKK' });
   const order = acme.agreement.createOrder({ customerNumber: customer, lines: [line] });
   const workflowId = `economic/${acme.name}/order/${order}`;
-  // The first fetch fails once (retried a second later), so the second event lands mid-sync.
-  h.fake.faults.inject({ agreement: acme.grantToken, path: `/orders/drafts/${order}`, times: 1, kind: '503' });
+  // The first fetch fails twice (the sync's local attempt, then its first ordinary attempt, retried a second
+  // later: workflows/activity-options.ts), so the second event lands mid-sync.
+  h.fake.faults.inject({ agreement: acme.grantToken, path: `/orders/drafts/${order}`, times: 2, kind: '503' });
   // maxSyncsPerRun = 1: any event arriving during the first sync is carried into a new run.
   const handle = await h.temporal.env.client.workflow.signalWithStart<typeof entitySyncWorkflow, [ChangeEvent]>(ENTITY_SYNC_WORKFLOW_TYPE, {
     workflowId,

@@ -2,6 +2,7 @@
 // exactly as e-conomic holds it, nothing lost and nothing doubled.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { eq, sql } from 'drizzle-orm';
 import { queryRows } from '../src/db/client';
 import { economicOrders, syncState } from '../src/db/schema';
@@ -49,7 +50,9 @@ test('the worker killed mid-burst and restarted: every entity committed once, no
   const second = await startWorkerProcess(env);
   try {
     for (const n of orders) {
-      const result = await h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId(tenant.name, 'order', n)).result();
+      const handle = h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId(tenant.name, 'order', n));
+      // A failed workflow names its cause (the worker process's own logs do not reach this output).
+      const result = await handle.result().catch((err: unknown) => assert.fail(`order ${n}: ${describe(err)}`));
       assert.equal(result.lastOutcome, 'synced');
     }
   } finally {
@@ -65,3 +68,8 @@ test('the worker killed mid-burst and restarted: every entity committed once, no
   const states = await h.database.db.select().from(syncState).where(eq(syncState.tenantId, tenant.id));
   assert.equal(states.filter((s) => s.lastOutcome === 'synced').length, orders.length);
 });
+
+function describe(err: unknown): string {
+  if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
+  return String(err);
+}

@@ -1,5 +1,5 @@
 // Each activity group's timeouts and retry policy, in one place (activities/index.ts names the groups).
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
 
 // The entity sync calls e-conomic: transient errors (and a database that is briefly unreachable,
@@ -13,6 +13,19 @@ export const SYNC_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 30, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+};
+
+// A sync's first attempt runs as a local activity, inside the workflow task that brought the event: no
+// activity task is scheduled and no second workflow task takes its result, so an ordinary sync costs one
+// workflow task instead of two (docs/temporal.md, "Local-first sync"). It has one attempt. A failure a
+// retry may heal hands the sync to the ordinary `syncEntity` activity under SYNC_OPTIONS, whose attempts,
+// backoff and last failure the Temporal UI shows as a pending activity; a failure no retry heals fails the
+// sync at once, as under SYNC_OPTIONS. A worker killed mid-attempt lets the workflow task time out, and
+// another worker runs the attempt again from the start (a sync is idempotent). The timeout bounds how long
+// one attempt may hold the workflow task: a slower sync goes on as an ordinary activity.
+export const LOCAL_SYNC_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 1 },
 };
 
 // Database-only bookkeeping: a database outage is retried until Postgres is back (it must lose nothing),

@@ -2,7 +2,8 @@
 // Webhooks and reconciliation signal-with-start it with a `change` event. It syncs until no change is
 // pending, so a burst of events for one entity costs about one fetch, and an event that arrives during a
 // sync causes one more sync rather than being lost. Each sync is one `syncEntity` activity (authenticate,
-// fetch, resolve dependencies, commit, or mark deleted: activities/sync-entity.ts); entity data never
+// fetch, resolve dependencies, commit, or mark deleted: activities/sync-entity.ts), its first attempt a
+// local activity and its retries an ordinary one (docs/temporal.md, "Local-first sync"); entity data never
 // passes through this workflow's history. A sync that fails for good is recorded by a database-only
 // activity (with the renumbering it carried, so the entity's next sync applies it); if events arrived
 // meanwhile the workflow syncs them (the failed batch's renumbering carried along), else it fails with
@@ -11,24 +12,32 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancelledFailure,
   continueAsNew,
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BookkeepingActivities, SyncActivities } from '../activities';
 import { ENTITY_DONE_SIGNAL, type EntityDone } from '../src/shared/reconcile';
 import { CHANGE_SIGNAL, SYNC_STATUS_QUERY, type ChangeEvent, type EntitySyncInput, type EntitySyncResult, type EntitySyncStatus } from '../src/shared/sync-signals';
-import { BOOKKEEPING_OPTIONS, SYNC_OPTIONS } from './activity-options';
+import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
+import { BOOKKEEPING_OPTIONS, LOCAL_SYNC_OPTIONS, SYNC_OPTIONS } from './activity-options';
 
 export const changeSignal = defineSignal<[ChangeEvent]>(CHANGE_SIGNAL);
 export const syncStatusQuery = defineQuery<EntitySyncStatus>(SYNC_STATUS_QUERY);
 export const entityDoneSignal = defineSignal<[EntityDone]>(ENTITY_DONE_SIGNAL);
 
 const sync = proxyActivities<SyncActivities>(SYNC_OPTIONS);
+const localSync = proxyLocalActivities<SyncActivities>(LOCAL_SYNC_OPTIONS);
+
+/** Workflows started before syncs ran local-first replay their ordinary activities (docs/temporal.md). */
+const LOCAL_FIRST_SYNC_PATCH = 'local-first-sync';
 const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
 
 /** A run's history grows by roughly six events per sync; a new run starts well before it gets large. */
@@ -58,7 +67,7 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     const renumbering = [...batch].reverse().find((e) => e.oldNumber !== undefined && e.oldNumber !== number);
     const stateHint = [...batch].reverse().find((e) => e.stateHint !== undefined)?.stateHint;
     try {
-      const result = await sync.syncEntity({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint });
+      const result = await syncOnce({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint });
       lastOutcome = result.outcome;
       await reportBack(batch, result.outcome);
     } catch (err) {
@@ -81,6 +90,31 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     }
   }
   return { syncs, events, lastOutcome };
+}
+
+/**
+ * One sync: its first attempt as a local activity; when that fails in a way a retry may heal, the ordinary
+ * activity takes over with SYNC_OPTIONS' retries, visible in the Temporal UI as a pending activity.
+ */
+async function syncOnce(input: Parameters<SyncActivities['syncEntity']>[0]): ReturnType<SyncActivities['syncEntity']> {
+  if (!patched(LOCAL_FIRST_SYNC_PATCH)) return sync.syncEntity(input);
+  try {
+    return await localSync.syncEntity(input);
+  } catch (err) {
+    if (!retryMayHeal(err)) throw err;
+    return sync.syncEntity(input);
+  }
+}
+
+/**
+ * Whether a failed local attempt goes on as an ordinary activity: not for refusals or a cancellation. A
+ * local activity's failure reaches the workflow as the activity's own error, not wrapped in an
+ * ActivityFailure as an ordinary activity's is; both shapes are read.
+ */
+function retryMayHeal(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return !cause.nonRetryable && !NON_RETRYABLE_TYPES.includes(cause.type ?? '');
+  return !(cause instanceof CancelledFailure);
 }
 
 /** Tells each reconciliation run that sent one of the batch's events how its sync ended. */

@@ -14,19 +14,29 @@ export interface EntityHistoryCosts {
   totalEvents: number;
   /** Executions whose history was read. */
   sampled: number;
-  /** In the sample: `syncEntity` activities scheduled (one per sync). */
+  /**
+   * In the sample: syncs, counted as `syncEntity` attempts that started one (a local activity, or an
+   * ordinary activity not taking over from a failed local attempt; workflows/activity-options.ts).
+   */
   syncs: number;
   workflowTasks: number;
+  /** Ordinary activity tasks scheduled. */
   activityTasks: number;
+  /** Local activities run (recorded as markers): a sync's first attempt. */
+  localActivities: number;
   signals: number;
   events: number;
 }
 
 type HistoryEvent = {
   workflowTaskScheduledEventAttributes?: unknown;
+  markerRecordedEventAttributes?: { markerName?: string | null } | null;
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
   workflowExecutionSignaledEventAttributes?: unknown;
 };
+
+/** The marker the SDK records a local activity's result in (an entity workflow runs only `syncEntity` locally). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 function entityQuery(tenant: string): string {
   return `EconomicTenant = "${tenant}" AND WorkflowType = "${ENTITY_SYNC_WORKFLOW_TYPE}"`;
@@ -43,17 +53,26 @@ export async function entityHistoryCosts(client: Client, tenant: string, sample:
   const step = Math.max(1, all.length / Math.max(1, sample));
   const picked: { workflowId: string; runId: string }[] = [];
   for (let i = 0; i < all.length && picked.length < sample; i += step) picked.push(all[Math.floor(i)]!);
-  const costs: EntityHistoryCosts = { executions: all.length, totalEvents, sampled: picked.length, syncs: 0, workflowTasks: 0, activityTasks: 0, signals: 0, events: 0 };
+  const costs: EntityHistoryCosts = { executions: all.length, totalEvents, sampled: picked.length, syncs: 0, workflowTasks: 0, activityTasks: 0, localActivities: 0, signals: 0, events: 0 };
   for (const { workflowId, runId } of picked) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    // A `syncEntity` activity right after a local attempt is that sync's retry, not another sync.
+    let afterLocalAttempt = false;
     for (const event of (history.events ?? []) as HistoryEvent[]) {
       costs.events += 1;
       if (event.workflowTaskScheduledEventAttributes) costs.workflowTasks += 1;
       if (event.workflowExecutionSignaledEventAttributes) costs.signals += 1;
+      if (event.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
+        costs.localActivities += 1;
+        costs.syncs += 1;
+        afterLocalAttempt = true;
+        continue;
+      }
       const activity = event.activityTaskScheduledEventAttributes;
       if (activity) {
         costs.activityTasks += 1;
-        if (activity.activityType?.name === 'syncEntity') costs.syncs += 1;
+        if (activity.activityType?.name === 'syncEntity' && !afterLocalAttempt) costs.syncs += 1;
+        afterLocalAttempt = false;
       }
     }
   }
