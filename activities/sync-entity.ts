@@ -62,7 +62,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
         const lastRound = round >= MAX_RESOLVE_ROUNDS;
         // The first round reads stored rows from that read; after a failed round what did not hold was
         // the stored state, so it is read again.
-        const stored: Pick<EntityStore, 'find'> = round === 1 ? start : store;
+        const stored: Pick<EntityStore, 'find' | 'findDependencies'> = round === 1 ? start : store;
         // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
         const fetchedAt = new Date().toISOString();
         let fetched;

@@ -21,12 +21,13 @@
 // (marked deleted) and renumbered (the row moved to its new number). A re-fetch that finds the entity
 // as stored refreshes `synced_at` but is no change, and logs nothing.
 import { and, eq, getTableName, gt, inArray, isNull, sql, type SQL, type WithSubquery } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import { queryRows, type Database, type Transaction } from '../db/client';
 import { databaseErrorCode, describeDatabaseError, isDatabaseUnavailable, isIntegrityViolation } from '../db/errors';
 import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState, tenants, type DocumentType } from '../db/schema';
 import { ENTITY_KINDS, type EntityKind } from '../shared/entities';
 import { FAILURE_TYPES } from '../shared/failure-types';
-import { dependenciesOf, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
+import { dependenciesOf, type DependencyRef, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
 import { appendChanges, type PendingChange } from './change-log';
 import { ENTITY_KIND_DESCRIPTORS, type EntityKindDescriptor } from './entity-kinds';
 import { supersedes, type Observation, type StoredVersion } from './version-rule';
@@ -124,6 +125,8 @@ export interface SyncStart {
   pendingOldNumber: number | undefined;
   /** The store's `find`, answering the rows this read holds without another statement. */
   find(tenantId: number, kind: EntityKind, number: number): Promise<StoredEntity | undefined>;
+  /** The store's `findDependencies`, likewise. */
+  findDependencies(tenantId: number, deps: readonly DependencyRef[]): Promise<Map<string, StoredEntity | undefined>>;
 }
 
 /**
@@ -195,7 +198,8 @@ function storedEntityFields(d: EntityKindDescriptor) {
   };
 }
 
-const storedKey = (kind: EntityKind, number: number) => `${kind}/${number}`;
+/** How stored rows are keyed by kind and number (as resolveDependencies keys its dependencies). */
+export const storedKey = (kind: EntityKind, number: number) => `${kind}/${number}`;
 
 function whereEntity(d: EntityKindDescriptor, tenantId: number, number: number): SQL {
   return and(eq(d.table.tenantId, tenantId), eq(d.number, number)) as SQL;
@@ -439,9 +443,32 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
     return (await versionsOf(tenantId, kind, [number])).get(number);
   }
 
+  /**
+   * The stored versions of a record's dependencies by storedKey (undefined: none stored), in one statement
+   * whatever their kinds, where `find` would take one each: a document names a customer and a project.
+   */
+  async function findDependencies(tenantId: number, deps: readonly DependencyRef[]): Promise<Map<string, StoredEntity | undefined>> {
+    const found = new Map<string, StoredEntity | undefined>(deps.map((dep) => [storedKey(dep.kind, dep.number), undefined]));
+    const perKind = [...new Set(deps.map((dep) => dep.kind))].map((kind) => {
+      const d = descriptor(kind);
+      const numbers = deps.filter((dep) => dep.kind === kind).map((dep) => dep.number);
+      // Customers and projects have no status or remainder: the StoredEntity columns line up.
+      return db
+        .select({ kind: sql<EntityKind>`${kind}::text`.as('kind'), ...storedEntityFields(d) })
+        .from(d.table)
+        .where(and(eq(d.table.tenantId, tenantId), inArray(d.number, numbers)));
+    });
+    const [first, second, ...rest] = perKind;
+    if (!first) return found;
+    const rows = (second ? await unionAll(first, second, ...rest) : await first) as Array<StoredEntity & { kind: EntityKind }>;
+    for (const { kind, ...stored } of rows) found.set(storedKey(kind, stored.number), stored);
+    return found;
+  }
+
   return {
     versionsOf,
     find,
+    findDependencies,
 
     /**
      * What a sync reads of the store before its first fetch, in one statement instead of one each: the
@@ -473,9 +500,15 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
         const stored = row?.[r.kind];
         if (stored) known.set(storedKey(r.kind, stored.number), stored);
       }
+      const isKnown = (t: number, key: string) => t === tenantId && known.has(key);
       return {
         pendingOldNumber: row?.pendingOldNumber ?? undefined,
-        find: (t, k, n) => (t === tenantId && known.has(storedKey(k, n)) ? Promise.resolve(known.get(storedKey(k, n))) : find(t, k, n)),
+        find: (t, k, n) => (isKnown(t, storedKey(k, n)) ? Promise.resolve(known.get(storedKey(k, n))) : find(t, k, n)),
+        async findDependencies(t, deps) {
+          const unknown = deps.filter((dep) => !isKnown(t, storedKey(dep.kind, dep.number)));
+          const read = unknown.length > 0 ? await findDependencies(t, unknown) : new Map<string, StoredEntity | undefined>();
+          return new Map(deps.map((dep) => storedKey(dep.kind, dep.number)).map((key) => [key, isKnown(t, key) ? known.get(key) : read.get(key)]));
+        },
       };
     },
 
