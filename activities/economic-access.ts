@@ -19,12 +19,11 @@ import {
   claimRecheck,
   clearKindForbidden,
   dropCandidate,
-  kindAccess,
   loadGrant,
   markBroken,
   markKindForbidden,
   candidateBeingVerified,
-  claimCandidates,
+  openGrant,
   releaseCandidate,
   type GrantCandidate,
 } from '../src/access/grants';
@@ -191,10 +190,13 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
      */
     async open(ref: TenantRef, signal?: AbortSignal, options: { priority?: CallPriority } = {}): Promise<EconomicSession> {
       let healed = false;
-      for (const candidate of await claimCandidates(deps.db, deps.secretBox, ref.tenantId)) {
+      // One statement: the candidates this sync claims, the grant and the forbidden kinds.
+      const opening = await openGrant(deps.db, deps.secretBox, ref.tenantId);
+      for (const candidate of opening.claimed) {
         if (await verifyCandidate(ref, candidate, signal)) healed = true;
       }
-      let grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
+      // A verified candidate changed the grant: read it as it is now.
+      let grant = opening.claimed.length > 0 ? await loadGrant(deps.db, deps.secretBox, ref.tenantId) : opening.grant;
       if (grant?.token && grant.status === 'broken' && (grant.nextCheckAt === null || grant.nextCheckAt.getTime() <= Date.now()) && (await claimRecheck(deps.db, ref.tenantId))) {
         const agreement = await selfAgreement(ref, grant.token, signal);
         if (agreement !== undefined) {
@@ -228,7 +230,7 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
       const token = grant.token;
       const fingerprint = grant.fingerprint;
       // kind → whether its re-check is due (then the next call tries it); absent: readable.
-      const forbidden = new Map([...(await kindAccess(deps.db, ref.tenantId))].map(([kind, a]) => [kind, a.due]));
+      const forbidden = new Map([...opening.kinds].map(([kind, a]) => [kind, a.due]));
       // Bound tenants only: an unbound one has no agreement yet (its first `GET /self` decides it).
       const gate = grant.agreementNumber === null ? undefined : budget.gate(grant.agreementNumber, options.priority ?? 'sync');
       const client = clientFor(ref, token, signal, gate);

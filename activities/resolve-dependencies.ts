@@ -14,7 +14,7 @@
 // per page, so a customer referenced by a hundred orders costs one lookup, not a hundred.
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
-import type { EntityStore, StoredEntity } from '../src/store/entity-store';
+import { storedKey, type EntityStore, type StoredEntity } from '../src/store/entity-store';
 import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
 import type { EconomicSession } from './economic-access';
 import { readEntity } from './fetch-entity';
@@ -66,7 +66,7 @@ export function dropUnreadable(record: EntityRecord, unreadable: DependencyRef[]
 
 export async function resolveDependencies(
   session: EconomicSession,
-  store: Pick<EntityStore, 'find'>,
+  store: Pick<EntityStore, 'find' | 'findDependencies'>,
   tenantId: number,
   record: EntityRecord,
   options: { refresh?: boolean; memo?: DependencyMemo } = {},
@@ -76,12 +76,16 @@ export async function resolveDependencies(
   const referencedAt = record.lastUpdated ? new Date(record.lastUpdated).getTime() : 0;
   // A document's customer is often its project's customer too: look at each dependency once.
   const visited = new Set<string>();
+  // The record's own references are read together (one statement for a document's customer and project);
+  // the bulk lane reads them through its memo instead, once per page.
+  const direct = dependenciesOf(record);
+  const preread = memo ? new Map<string, StoredEntity | undefined>() : await store.findDependencies(tenantId, direct);
 
   const ensure = async (dep: DependencyRef, depth: number): Promise<void> => {
-    const key = `${dep.kind}/${dep.number}`;
+    const key = storedKey(dep.kind, dep.number);
     if (visited.has(key)) return;
     visited.add(key);
-    const stored = await remember(memo?.stored, key, () => store.find(tenantId, dep.kind, dep.number));
+    const stored = preread.has(key) ? preread.get(key) : await remember(memo?.stored, key, () => store.find(tenantId, dep.kind, dep.number));
     const syncedAt = stored?.syncedAt.getTime() ?? 0;
     const read = memo?.fetched.get(key);
     // Fetched for another document of this page: as fresh as can be.
@@ -114,6 +118,6 @@ export async function resolveDependencies(
     result.records.push(fetched);
   };
 
-  for (const dep of dependenciesOf(record)) await ensure(dep, 0);
+  for (const dep of direct) await ensure(dep, 0);
   return result;
 }

@@ -54,15 +54,20 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
       const session = await deps.access.open(input, context.cancellationSignal);
       if (session.isForbidden(input.kind)) return { outcome: 'skipped', dependencies: 0, draftsDeleted: [] };
       await ensureGrantValidated(session);
-      // A renumbering that a failed sync left unapplied (sync_state) is applied by the next sync.
-      const oldNumber = input.oldNumber ?? (await store.pendingRenumbering(input.tenantId, input.kind, input.number));
+      // One read of what the sync needs from the store before it fetches: a renumbering that a failed
+      // sync left unapplied (sync_state, applied by the next sync), the stored row and its references.
+      const start = await store.syncStart(input.tenantId, input.kind, input.number);
+      const oldNumber = input.oldNumber ?? start.pendingOldNumber;
       for (let round = 1; ; round += 1) {
         const lastRound = round >= MAX_RESOLVE_ROUNDS;
+        // The first round reads stored rows from that read; after a failed round what did not hold was
+        // the stored state, so it is read again.
+        const stored: Pick<EntityStore, 'find' | 'findDependencies'> = round === 1 ? start : store;
         // The fetch's start orders versions that carry no lastUpdated: a slow fetch is not "newer".
         const fetchedAt = new Date().toISOString();
         let fetched;
         try {
-          fetched = await session.run((client) => fetchEntity(client, store, { ...input, oldNumber }, fetchedAt), input.kind);
+          fetched = await session.run((client) => fetchEntity(client, stored, { ...input, oldNumber }, fetchedAt), input.kind);
         } catch (err) {
           // The first 403 of this kind: recorded by the session; the kind is skipped from now on.
           if (session.isForbidden(input.kind)) return { outcome: 'skipped', dependencies: 0, draftsDeleted: [] };
@@ -74,7 +79,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
         }
         const record = fetched.record;
         // After a failed round every dependency is fetched again: the stored ones were what did not hold.
-        const resolved = await resolveDependencies(session, store, input.tenantId, record, { refresh: round > 1 });
+        const resolved = await resolveDependencies(session, stored, input.tenantId, record, { refresh: round > 1 });
         if (resolved.missing.length > 0) {
           // The entity may name a dependency under a number it has since left: fetch the entity again first.
           if (!lastRound) continue;

@@ -8,7 +8,7 @@
 // never touches the credentials. Workflows only ever see the tenant's id; tokens stay in activities.
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
-import { grantCandidates, tenantCredentials, tenantKindAccess } from '../db/schema';
+import { grantCandidates, tenantCredentials, tenantKindAccess, tenants } from '../db/schema';
 import { safeEqual, type SecretBox } from '../secrets/secret-box';
 
 export type CredentialStatus = 'unverified' | 'ok' | 'broken';
@@ -158,7 +158,10 @@ export async function readGrantStates(db: Database, tenantIds: readonly number[]
 
 export async function loadGrant(db: Database, box: SecretBox, tenantId: number): Promise<StoredGrant | undefined> {
   const [row] = await db.select().from(tenantCredentials).where(eq(tenantCredentials.tenantId, tenantId));
-  if (!row) return undefined;
+  return row && storedGrant(box, row);
+}
+
+function storedGrant(box: SecretBox, row: typeof tenantCredentials.$inferSelect): StoredGrant {
   return {
     token: row.grantCiphertext ? box.decrypt(row.grantCiphertext) : undefined,
     fingerprint: row.grantFingerprint,
@@ -188,10 +191,10 @@ export const CANDIDATE_CLAIM_MS = 30_000;
 /**
  * Claims the candidates no other activity is verifying (a conditional write: of concurrent syncs, one
  * verifies each token; the others go on with the grant in use, or fail `CredentialsMissing` and are synced
- * again once the token verified). Oldest first.
+ * again once the token verified). Sent as the first part of openGrant's statement.
  */
-export async function claimCandidates(db: Database, box: SecretBox, tenantId: number): Promise<GrantCandidate[]> {
-  const rows = await db
+function claimStatement(db: Database, tenantId: number) {
+  return db
     .update(grantCandidates)
     .set({ verifyingUntil: sql`now() + ${CANDIDATE_CLAIM_MS}::bigint * interval '1 millisecond'` })
     .where(
@@ -202,9 +205,49 @@ export async function claimCandidates(db: Database, box: SecretBox, tenantId: nu
       ),
     )
     .returning({ fingerprint: grantCandidates.fingerprint, ciphertext: grantCandidates.ciphertext, receivedAt: grantCandidates.receivedAt });
-  return rows
-    .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())
-    .map((r) => ({ fingerprint: r.fingerprint, token: box.decrypt(r.ciphertext as string) }));
+}
+
+/** What a session starts from (activities/economic-access.ts `open()`), read by openGrant. */
+export interface GrantOpening {
+  /** The candidates this caller claimed to verify, oldest first: usually none. */
+  claimed: GrantCandidate[];
+  /** The grant as it stood when the claim was made: read it again after verifying a claimed candidate. */
+  grant: StoredGrant | undefined;
+  /** kindAccess() of the tenant. */
+  kinds: Map<string, { due: boolean }>;
+}
+
+/**
+ * The candidate claim, loadGrant and kindAccess in one statement: every sync opens a session with all
+ * three, and usually there is no candidate and no forbidden kind, so two of three round trips bought
+ * nothing. The claim is a data-modifying CTE (Postgres allows those only at the top of a statement); the
+ * claimed rows and the kind access come back as JSON arrays beside the credentials row. All three share
+ * the statement's snapshot, which changes nothing open() relies on: a grant another process adopted
+ * meanwhile is what its re-read before failing is for, as it was between three statements.
+ */
+export async function openGrant(db: Database, box: SecretBox, tenantId: number): Promise<GrantOpening> {
+  const claimed = db.$with('claimed').as(claimStatement(db, tenantId));
+  const [row] = await db
+    .with(claimed)
+    .select({
+      credentials: tenantCredentials,
+      claimed: sql<Array<{ fingerprint: string; ciphertext: string }>>`(
+        select coalesce(json_agg(json_build_object('fingerprint', ${claimed.fingerprint}, 'ciphertext', ${claimed.ciphertext}) order by ${claimed.receivedAt}), '[]'::json)
+          from ${claimed})`,
+      kinds: sql<Array<{ kind: string; due: boolean }>>`(
+        select coalesce(json_agg(json_build_object('kind', ${tenantKindAccess.kind}, 'due', ${tenantKindAccess.nextCheckAt} <= now())), '[]'::json)
+          from ${tenantKindAccess} where ${tenantKindAccess.tenantId} = ${tenantId})`,
+    })
+    // From the tenant's own row, so the claim and the kinds are read even while it has no credentials row.
+    .from(tenants)
+    .leftJoin(tenantCredentials, eq(tenantCredentials.tenantId, tenants.id))
+    .where(eq(tenants.id, tenantId));
+  if (!row) return { claimed: [], grant: undefined, kinds: new Map() };
+  return {
+    claimed: row.claimed.map((r) => ({ fingerprint: r.fingerprint, token: box.decrypt(r.ciphertext) })),
+    grant: row.credentials ? storedGrant(box, row.credentials) : undefined,
+    kinds: new Map(row.kinds.map((r) => [r.kind, { due: r.due }])),
+  };
 }
 
 /** Whether another activity is verifying a candidate of the tenant right now. */

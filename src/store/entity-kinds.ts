@@ -21,6 +21,8 @@ export interface EntityKindDescriptor {
   status?: PgColumn;
   /** Booked invoices: the remainder, which a listing shows and which changes without a lastUpdated. */
   remainder?: PgColumn;
+  /** The columns naming the customer and project a row depends on (foreign keys), for reading them with it. */
+  references?: Partial<Record<'customer' | 'project', PgColumn>>;
   /** Column values of this kind beyond the common ones (tenant, number, versions, data). */
   values(record: EntityRecord): Record<string, unknown>;
 }
@@ -36,6 +38,12 @@ function describe<T extends EntityTable>(
   return { table, number, numberKey, ...rest };
 }
 
+/** A sales document's references: its customer and its project. */
+const documentReferences = (table: typeof schema.economicOrders | typeof schema.economicQuotes | typeof schema.economicDraftInvoices | typeof schema.economicBookedInvoices) => ({
+  customer: table.customerNumber,
+  project: table.projectNumber,
+});
+
 const documentValues = (r: EntityRecord) => ({
   customerNumber: r.customerNumber ?? null,
   projectNumber: r.projectNumber ?? null,
@@ -50,24 +58,29 @@ export const ENTITY_KIND_DESCRIPTORS: Record<EntityKind, EntityKindDescriptor> =
     values: (r) => ({ name: r.name ?? null, currency: r.currency ?? null }),
   }),
   project: describe(schema.economicProjects, 'projectNumber', {
+    references: { customer: schema.economicProjects.customerNumber },
     values: (r) => ({ name: r.name ?? null, customerNumber: r.customerNumber ?? null, isClosed: r.isClosed ?? false }),
   }),
   order: describe(schema.economicOrders, 'orderNumber', {
     documentType: 'order',
     status: schema.economicOrders.status,
+    references: documentReferences(schema.economicOrders),
     values: (r) => ({ status: r.status ?? 'draft', ...documentValues(r) }),
   }),
   quote: describe(schema.economicQuotes, 'quoteNumber', {
     documentType: 'quote',
     status: schema.economicQuotes.status,
+    references: documentReferences(schema.economicQuotes),
     values: (r) => ({ status: r.status ?? 'draft', ...documentValues(r) }),
   }),
   'draft-invoice': describe(schema.economicDraftInvoices, 'draftInvoiceNumber', {
     documentType: 'draft_invoice',
+    references: documentReferences(schema.economicDraftInvoices),
     values: documentValues,
   }),
   'booked-invoice': describe(schema.economicBookedInvoices, 'bookedInvoiceNumber', {
     documentType: 'booked_invoice',
+    references: documentReferences(schema.economicBookedInvoices),
     remainder: schema.economicBookedInvoices.remainder,
     values: (r) => ({ remainder: r.remainder ?? null, ...documentValues(r) }),
   }),

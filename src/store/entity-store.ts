@@ -20,13 +20,14 @@
 // deleted coming back), updated (a live row whose content, status or lastUpdated differs), deleted
 // (marked deleted) and renumbered (the row moved to its new number). A re-fetch that finds the entity
 // as stored refreshes `synced_at` but is no change, and logs nothing.
-import { and, eq, getTableName, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableName, gt, inArray, isNull, sql, type SQL, type WithSubquery } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import { queryRows, type Database, type Transaction } from '../db/client';
 import { databaseErrorCode, describeDatabaseError, isDatabaseUnavailable, isIntegrityViolation } from '../db/errors';
-import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState, type DocumentType } from '../db/schema';
+import { economicDocumentLines, economicDraftInvoices, reconcileSeen, syncState, tenants, type DocumentType } from '../db/schema';
 import { ENTITY_KINDS, type EntityKind } from '../shared/entities';
 import { FAILURE_TYPES } from '../shared/failure-types';
-import { dependenciesOf, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
+import { dependenciesOf, type DependencyRef, type DocumentStatus, type EntityRecord } from '../sync/entity-record';
 import { appendChanges, type PendingChange } from './change-log';
 import { ENTITY_KIND_DESCRIPTORS, type EntityKindDescriptor } from './entity-kinds';
 import { supersedes, type Observation, type StoredVersion } from './version-rule';
@@ -118,6 +119,16 @@ export interface FailedSync {
   number: number;
 }
 
+/** What a sync read of the store before its first fetch (the store's `syncStart`). */
+export interface SyncStart {
+  /** The renumbering a failed sync of this entity left to apply (its old number), if any. */
+  pendingOldNumber: number | undefined;
+  /** The store's `find`, answering the rows this read holds without another statement. */
+  find(tenantId: number, kind: EntityKind, number: number): Promise<StoredEntity | undefined>;
+  /** The store's `findDependencies`, likewise. */
+  findDependencies(tenantId: number, deps: readonly DependencyRef[]): Promise<Map<string, StoredEntity | undefined>>;
+}
+
 /**
  * A failed write, told without the statement's parameters: drizzle's own error quotes every bound value,
  * which for a commit is the whole entity (thousands of lines), and the message travels into the Temporal
@@ -175,6 +186,21 @@ export function unseenRowsQuery(db: Database, tenantId: number, q: UnseenRowsQue
   return db.select({ number: d.number }).from(d.table).where(unseenConditions(tenantId, q)).orderBy(d.number).limit(q.limit);
 }
 
+/** The columns of StoredEntity in the kind's table. */
+function storedEntityFields(d: EntityKindDescriptor) {
+  return {
+    number: d.number,
+    lastUpdated: d.table.lastUpdated,
+    syncedAt: d.table.syncedAt,
+    deletedAt: d.table.deletedAt,
+    ...(d.status ? { status: d.status } : {}),
+    ...(d.remainder ? { remainder: d.remainder } : {}),
+  };
+}
+
+/** How stored rows are keyed by kind and number (as resolveDependencies keys its dependencies). */
+export const storedKey = (kind: EntityKind, number: number) => `${kind}/${number}`;
+
 function whereEntity(d: EntityKindDescriptor, tenantId: number, number: number): SQL {
   return and(eq(d.table.tenantId, tenantId), eq(d.number, number)) as SQL;
 }
@@ -200,11 +226,19 @@ interface LockSet {
 async function lockEntities(tx: Transaction, locks: LockSet): Promise<void> {
   const exclusive = new Set(locks.exclusive);
   const keys = [...new Set([...locks.exclusive, ...locks.shared])].sort();
-  // One statement per lock: each is taken only after the previous one is held, so the order is the sort's.
-  for (const key of keys) {
-    if (exclusive.has(key)) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
-    else await tx.execute(sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))`);
-  }
+  if (keys.length === 0) return;
+  const json = JSON.stringify(keys.map((key) => ({ key, exclusive: exclusive.has(key) })));
+  // One statement for all the locks, still taken one after another in the sort's order: the outer
+  // projection runs once per row of the subquery ordered by position (the pattern Postgres' docs give
+  // for advisory locks over a query's rows), so each lock is requested only once the previous one is
+  // held, as with a statement per lock, and a wait or a deadlock is detected the same way. CASE
+  // evaluates only the branch taken.
+  await tx.execute(sql`
+    select case when l.exclusive then pg_advisory_xact_lock(hashtextextended(l.key, 0))
+                else pg_advisory_xact_lock_shared(hashtextextended(l.key, 0)) end
+      from (select k.key, k.exclusive
+              from rows from (json_to_recordset(${json}::json) as (key text, exclusive boolean)) with ordinality as k(key, exclusive, position)
+             order by k.position) l`);
 }
 
 /** What the store holds of one entity, for the version rule (read under the entity's lock). */
@@ -241,8 +275,17 @@ async function storedVersionAndSameness(tx: Transaction, d: EntityKindDescriptor
 /**
  * Writes the record under the version rule; `moved`: its row was just moved here by its renumbering
  * (logged as that renumbering). Pushes the change it makes, if any, onto `changes` (none: not recorded).
+ * `alongside`: other writes of the transaction (data-modifying CTEs) sent in the statement that writes the
+ * row, to save their round trips; made only when the record is written (not 'stale').
  */
-async function writeRecord(tx: Transaction, tenantId: number, record: EntityRecord, changes: PendingChange[] | undefined, moved = false): Promise<CommitOutcome> {
+async function writeRecord(
+  tx: Transaction,
+  tenantId: number,
+  record: EntityRecord,
+  changes: PendingChange[] | undefined,
+  moved = false,
+  alongside: WithSubquery[] = [],
+): Promise<CommitOutcome> {
   const d = descriptor(record.kind);
   const fetchedAt = new Date(record.fetchedAt);
   const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
@@ -257,16 +300,21 @@ async function writeRecord(tx: Transaction, tenantId: number, record: EntityReco
     if (changes && change) changes.push({ kind: record.kind, number: record.number, change, lastUpdated });
   }
   const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
+  // A document's lines are replaced with it: the old ones are deleted by this same statement (another
+  // table, so no order within the statement matters) and the new ones inserted by the next, which sees
+  // the delete.
+  const ctes = d.documentType ? [tx.$with('replaced_lines').as(tx.delete(economicDocumentLines).where(linesOf(tenantId, d.documentType, record.number))), ...alongside] : alongside;
   await tx
+    .with(...ctes)
     .insert(d.table)
     .values({ tenantId, ...updates })
     .onConflictDoUpdate({ target: [d.table.tenantId, d.number], set: updates });
-  if (d.documentType) await replaceLines(tx, tenantId, d.documentType, record, lastUpdated, fetchedAt);
+  if (d.documentType) await insertLines(tx, tenantId, d.documentType, record, lastUpdated, fetchedAt);
   return 'written';
 }
 
-async function replaceLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord, lastUpdated: Date | null, fetchedAt: Date): Promise<void> {
-  await tx.delete(economicDocumentLines).where(linesOf(tenantId, documentType, record.number));
+/** Inserts a document's lines (its old ones were deleted by writeRecord's statement). */
+async function insertLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord, lastUpdated: Date | null, fetchedAt: Date): Promise<void> {
   const lines = record.lines ?? [];
   // Chunks keep each statement well under Postgres' bind-parameter limit.
   for (let i = 0; i < lines.length; i += 500) {
@@ -317,6 +365,11 @@ async function moveRenumbered(tx: Transaction, tenantId: number, record: EntityR
 }
 
 async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRecord): Promise<void> {
+  await syncOutcomeStatement(db, input);
+}
+
+/** The upsert of a sync's outcome into `sync_state`: a statement of its own, or a CTE riding on a record's write. */
+function syncOutcomeStatement(db: Database | Transaction, input: SyncOutcomeRecord) {
   const now = new Date();
   const failed = input.outcome === 'failed';
   const outcome = {
@@ -328,7 +381,7 @@ async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRe
   };
   // A success applied any pending renumbering (the sync read it); a failure keeps it, or records its own.
   const pendingOldNumber = failed ? (input.oldNumber ?? null) : null;
-  await db
+  return db
     .insert(syncState)
     .values({ tenantId: input.tenantId, kind: input.kind, number: input.number, ...outcome, attempts: 1, lastSuccessAt: failed ? null : now, pendingOldNumber })
     .onConflictDoUpdate({
@@ -357,14 +410,7 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
     if (numbers.length === 0) return new Map();
     const d = descriptor(kind);
     const rows = (await db
-      .select({
-        number: d.number,
-        lastUpdated: d.table.lastUpdated,
-        syncedAt: d.table.syncedAt,
-        deletedAt: d.table.deletedAt,
-        ...(d.status ? { status: d.status } : {}),
-        ...(d.remainder ? { remainder: d.remainder } : {}),
-      })
+      .select(storedEntityFields(d))
       .from(d.table)
       .where(and(eq(d.table.tenantId, tenantId), inArray(d.number, numbers)))) as StoredEntity[];
     return new Map(rows.map((r) => [r.number, r]));
@@ -392,12 +438,78 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
     return found;
   }
 
+  /** The stored version of one entity, if any (deleted rows included). */
+  async function find(tenantId: number, kind: EntityKind, number: number): Promise<StoredEntity | undefined> {
+    return (await versionsOf(tenantId, kind, [number])).get(number);
+  }
+
+  /**
+   * The stored versions of a record's dependencies by storedKey (undefined: none stored), in one statement
+   * whatever their kinds, where `find` would take one each: a document names a customer and a project.
+   */
+  async function findDependencies(tenantId: number, deps: readonly DependencyRef[]): Promise<Map<string, StoredEntity | undefined>> {
+    const found = new Map<string, StoredEntity | undefined>(deps.map((dep) => [storedKey(dep.kind, dep.number), undefined]));
+    const perKind = [...new Set(deps.map((dep) => dep.kind))].map((kind) => {
+      const d = descriptor(kind);
+      const numbers = deps.filter((dep) => dep.kind === kind).map((dep) => dep.number);
+      // Customers and projects have no status or remainder: the StoredEntity columns line up.
+      return db
+        .select({ kind: sql<EntityKind>`${kind}::text`.as('kind'), ...storedEntityFields(d) })
+        .from(d.table)
+        .where(and(eq(d.table.tenantId, tenantId), inArray(d.number, numbers)));
+    });
+    const [first, second, ...rest] = perKind;
+    if (!first) return found;
+    const rows = (second ? await unionAll(first, second, ...rest) : await first) as Array<StoredEntity & { kind: EntityKind }>;
+    for (const { kind, ...stored } of rows) found.set(storedKey(kind, stored.number), stored);
+    return found;
+  }
+
   return {
     versionsOf,
+    find,
+    findDependencies,
 
-    /** The stored version of one entity, if any (deleted rows included). */
-    async find(tenantId: number, kind: EntityKind, number: number): Promise<StoredEntity | undefined> {
-      return (await versionsOf(tenantId, kind, [number])).get(number);
+    /**
+     * What a sync reads of the store before its first fetch, in one statement instead of one each: the
+     * renumbering a failed sync left to apply (`sync_state`), the entity's stored row (an order's or
+     * quote's status says where to look for it first) and the customer and project that row names (the
+     * dependencies the fetched entity usually names again). `find` answers those rows from this read and
+     * reads any other; what it answers is as of this read, so a sync uses it for its first round only.
+     */
+    async syncStart(tenantId: number, kind: EntityKind, number: number): Promise<SyncStart> {
+      const d = descriptor(kind);
+      const references = Object.entries(d.references ?? {}).map(([refKind, column]) => ({ kind: refKind as EntityKind, d: descriptor(refKind as EntityKind), column }));
+      // The tenant's own row is the base, so every part is a left join that may find nothing. A referenced
+      // table is never the entity's own (a document names customers and projects, a project a customer),
+      // so each is joined under its own name.
+      let query = db
+        .select({
+          pendingOldNumber: syncState.pendingOldNumber,
+          entity: storedEntityFields(d),
+          ...Object.fromEntries(references.map((r) => [r.kind, storedEntityFields(r.d)])),
+        })
+        .from(tenants)
+        .leftJoin(syncState, and(eq(syncState.tenantId, tenants.id), eq(syncState.kind, kind), eq(syncState.number, number)))
+        .leftJoin(d.table, and(eq(d.table.tenantId, tenants.id), eq(d.number, number)))
+        .$dynamic();
+      for (const r of references) query = query.leftJoin(r.d.table, and(eq(r.d.table.tenantId, tenants.id), eq(r.d.number, r.column)));
+      const [row] = (await query.where(eq(tenants.id, tenantId))) as Array<{ pendingOldNumber: number | null } & Record<string, StoredEntity | null>>;
+      const known = new Map<string, StoredEntity | undefined>([[storedKey(kind, number), row?.entity ?? undefined]]);
+      for (const r of references) {
+        const stored = row?.[r.kind];
+        if (stored) known.set(storedKey(r.kind, stored.number), stored);
+      }
+      const isKnown = (t: number, key: string) => t === tenantId && known.has(key);
+      return {
+        pendingOldNumber: row?.pendingOldNumber ?? undefined,
+        find: (t, k, n) => (isKnown(t, storedKey(k, n)) ? Promise.resolve(known.get(storedKey(k, n))) : find(t, k, n)),
+        async findDependencies(t, deps) {
+          const unknown = deps.filter((dep) => !isKnown(t, storedKey(dep.kind, dep.number)));
+          const read = unknown.length > 0 ? await findDependencies(t, unknown) : new Map<string, StoredEntity | undefined>();
+          return new Map(deps.map((dep) => storedKey(dep.kind, dep.number)).map((key) => [key, isKnown(t, key) ? known.get(key) : read.get(key)]));
+        },
+      };
     },
 
     /** Numbers of live rows that the run did not record as seen in its scope (an anti-join: bounded memory). */
@@ -462,11 +574,14 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
         await lockEntities(tx, { exclusive, shared });
         const outcomes: CommitOutcome[] = [];
         const changes: PendingChange[] = [];
+        const outcome: SyncOutcomeRecord | undefined = options.sync && { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' };
+        // The sync's outcome rides on the entity's own write (one round trip less); a stale entity has none.
+        const withOutcome = outcome ? [tx.$with('sync_outcome').as(syncOutcomeStatement(tx, outcome))] : [];
         for (const record of records) {
           const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity, renumberedFrom, changes));
-          outcomes.push(await writeRecord(tx, tenantId, record, feed ? changes : undefined, moved));
+          outcomes.push(await writeRecord(tx, tenantId, record, feed ? changes : undefined, moved, record === entity ? withOutcome : []));
         }
-        if (options.sync) await writeSyncOutcome(tx, { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' });
+        if (outcome && outcomes.at(-1) === 'stale') await writeSyncOutcome(tx, outcome);
         if (feed) await appendChanges(tx, tenantId, changes);
         return outcomes;
       }));
@@ -548,15 +663,6 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
 
     /** Records a sync's outcome on its own (a sync that failed for good, with the renumbering it did not apply). */
     recordOutcome: (input: SyncOutcomeRecord): Promise<void> => withoutParameters(() => writeSyncOutcome(db, input)),
-
-    /** The renumbering a failed sync of this entity left to apply (its old number), if any. */
-    async pendingRenumbering(tenantId: number, kind: EntityKind, number: number): Promise<number | undefined> {
-      const [row] = await db
-        .select({ oldNumber: syncState.pendingOldNumber })
-        .from(syncState)
-        .where(and(eq(syncState.tenantId, tenantId), eq(syncState.kind, kind), eq(syncState.number, number)));
-      return row?.oldNumber ?? undefined;
-    },
 
     /** Entities whose last sync failed (`retry-failed`), optionally of one tenant. */
     async failedSyncs(tenant?: string): Promise<FailedSync[]> {
