@@ -40,6 +40,7 @@ import {
   type ReconcileMode,
   type ReconcileOptions,
   type DeletionGuardStop,
+  type ReconcileBusy,
   type ReconcileResume,
   type ReconcileScope,
   type ReconcileSummary,
@@ -154,6 +155,16 @@ function comparesBothWays(scope: ReconcileScope, full: boolean): boolean {
 export interface BeginReconcileInput extends TenantRef {
   mode: ReconcileMode;
   fullEveryMs?: number;
+  /** The run's workflow id: the run claims its tenant under it (absent in runs begun before claims). */
+  workflowId?: string;
+}
+
+/** What a run begins with: its mode and scopes, or the run that holds the tenant (then it does nothing). */
+export interface BeganReconcile {
+  full: boolean;
+  scopes: ReconcileScope[];
+  resume?: ReconcileResume;
+  busy?: ReconcileBusy;
 }
 
 export interface ReconcileScopeInput extends TenantRef {
@@ -481,8 +492,15 @@ export function createReconcileActivities(deps: ReconcileDeps) {
 export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStore }) {
   const { reconcileStore } = deps;
   return {
-    /** Decides full or incremental and the scopes of this run. */
-    async beginReconcile(input: BeginReconcileInput): Promise<{ full: boolean; scopes: ReconcileScope[]; resume?: ReconcileResume }> {
+    /**
+     * Claims the tenant for this run, then decides full or incremental and the scopes. While another run
+     * holds the tenant, this one gets no scopes: two runs would list and fetch everything twice.
+     */
+    async beginReconcile(input: BeginReconcileInput): Promise<BeganReconcile> {
+      if (input.workflowId !== undefined) {
+        const claim = await reconcileStore.claimRun(input.tenantId, input.workflowId);
+        if (!claim.claimed) return { full: false, scopes: [], busy: { workflowId: claim.holder, ...(claim.until ? { until: claim.until.toISOString() } : {}) } };
+      }
       const tenantState = await reconcileStore.scopeState(input.tenantId, TENANT_SCOPE);
       const lastFull = tenantState?.lastFullRunAt?.getTime();
       const fullEveryMs = input.fullEveryMs ?? 24 * 3600_000;
@@ -503,7 +521,7 @@ export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStor
     },
 
     /** Records the run on the tenant's row (read by `auto` runs and by `status`). */
-    async finishReconcile(input: { tenantId: number; summary: ReconcileSummary; resume?: ReconcileResume }): Promise<void> {
+    async finishReconcile(input: { tenantId: number; summary: ReconcileSummary; resume?: ReconcileResume; workflowId?: string }): Promise<void> {
       const s = input.summary;
       // A full run counts as one only when it compared (and deleted) everything.
       const complete = s.full && !s.budgetExhausted && !s.guard?.length && !s.errors?.length;
@@ -511,7 +529,8 @@ export function createReconcileBookkeeping(deps: { reconcileStore: ReconcileStor
       // budget-cut full runs must not send the next full run back to its first scope).
       const stored = input.resume ? undefined : ((await reconcileStore.scopeState(input.tenantId, TENANT_SCOPE))?.resume as ReconcileResume | null | undefined);
       const resume = input.resume ?? (stored && stored.full !== s.full ? undefined : null);
-      await reconcileStore.finishRun(input.tenantId, { full: complete, summary: s, resume });
+      // Releases the run's claim on the tenant too.
+      await reconcileStore.finishRun(input.tenantId, { full: complete, summary: s, resume, workflowId: input.workflowId });
     },
   };
 }

@@ -15,7 +15,9 @@ import {
   reconcileSeen,
   reconcileState,
 } from '../src/db/schema';
-import { RECONCILE_WORKFLOW_TYPE, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
+import { openDatabase } from '../src/db/client';
+import { RECONCILE_WORKFLOW_TYPE, TENANT_SCOPE, type ReconcileOptions, type ReconcileSummary } from '../src/shared/reconcile';
+import { createReconcileStore } from '../src/store/reconcile-store';
 import { ensureReconcileSchedule, scheduleOffsetMs } from '../src/temporal/reconcile-schedule';
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import { seedAgreement } from './fake-economic';
@@ -201,4 +203,46 @@ test('the schedule reconcile/<tenant>: created once, updated idempotently, a pau
     assert.deepEqual((described.action.args as unknown[])[0], { tenantId: dropped.id, tenant: 'dropped', mode: 'auto', fullEveryMs: 86_400_000 });
   }
   await handle.delete();
+});
+
+test('one run reconciles a tenant at a time: a run begun while another holds the tenant calls nothing, the CLI names the holder, a lapsed claim is taken over, an ended run releases it', async () => {
+  const t = await h.createTenant('exclusive');
+  seedAgreement(t.agreement, { customers: 3, projects: 2, ordersPerState: 1, quotesPerState: 1, draftInvoices: 1, bookedInvoices: 1, linesPerDocument: 1 });
+  const store = createReconcileStore(h.database.db);
+  const tenantRow = and(eq(reconcileState.tenantId, t.id), eq(reconcileState.scope, TENANT_SCOPE));
+  const claimOf = async () => (await h.database.db.select({ activeRun: reconcileState.activeRun, activeUntil: reconcileState.activeUntil }).from(reconcileState).where(tenantRow))[0];
+
+  // Two runs claiming at once, on two connections: exactly one gets the tenant.
+  const other = await openDatabase({ databaseUrl: h.database.url, dataDir: '/nonexistent', maxConnections: 2 });
+  try {
+    const claims = await Promise.all([store.claimRun(t.id, 'reconcile/exclusive/a'), createReconcileStore(other.db).claimRun(t.id, 'reconcile/exclusive/b')]);
+    assert.equal(claims.filter((c) => c.claimed).length, 1, JSON.stringify(claims));
+    const holder = (await claimOf())?.activeRun;
+    assert.ok(holder === 'reconcile/exclusive/a' || holder === 'reconcile/exclusive/b');
+    assert.deepEqual(await store.claimRun(t.id, holder), { claimed: true }, 'the holder claiming again keeps it');
+  } finally {
+    await other.close();
+  }
+
+  // A run begun while another holds the tenant: it lists and records nothing; the CLI says who holds it.
+  h.fake.resetCalls();
+  const busy = await reconcile(t, 'full');
+  assert.match(busy.busy?.workflowId ?? '', /^reconcile\/exclusive\/[ab]$/);
+  assert.equal(busy.checked, 0);
+  await assert.rejects(runCommand(cliContext(), 'reconcile', { tenant: 'exclusive', full: true }), /tenant "exclusive" is being reconciled by reconcile\/exclusive\/[ab] .*this run did nothing/);
+  assert.equal(h.fake.calls(t.grantToken).total, 0, 'no e-conomic call while another run holds the tenant');
+  assert.equal((await store.scopeState(t.id, TENANT_SCOPE))?.lastRunAt, null, 'the busy runs recorded no run');
+
+  // Progress renews the claim of the run that holds the tenant.
+  await h.database.db.update(reconcileState).set({ activeUntil: new Date(Date.now() + 1000) }).where(tenantRow);
+  await store.recordProgress(t.id, { runId: 'a', full: true, scope: 'customer', scopeIndex: 0, scopeCount: 1, checkedBefore: 0, checked: 0, bulk: 0, signalled: 0, ratePerSecond: 0, updatedAt: new Date().toISOString() });
+  assert.ok(((await claimOf())?.activeUntil?.getTime() ?? 0) > Date.now() + 60_000, 'renewed by the progress record');
+
+  // The holder stopped without ending (terminated): once its claim lapses, the next run takes the tenant,
+  // reconciles it, and releases it when it ends.
+  await h.database.db.update(reconcileState).set({ activeUntil: new Date(Date.now() - 1000) }).where(tenantRow);
+  const out = await runCommand(cliContext(), 'reconcile', { tenant: 'exclusive', full: true });
+  assert.match(out.stdout, /^full reconciliation of exclusive: \d+ entities checked/);
+  await assertConverged(t);
+  assert.equal((await claimOf())?.activeRun, null, 'released when the run ended');
 });

@@ -13,7 +13,8 @@
 // and continues as new when its history grows. When the agreement's daily e-conomic budget runs low, the
 // listing activity hands back `budgetCut` and the run stops the same way (src/access/call-budget.ts).
 // A scope whose listing fails for good is reported and deletes nothing; the run goes on with the other
-// scopes and then fails visibly.
+// scopes and then fails visibly. One run reconciles a tenant at a time: a run that begins while another
+// holds the tenant (a manual run during a scheduled one) ends at once with `busy` in its summary.
 import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BookkeepingActivities, ReconciliationActivities } from '../activities';
 import {
@@ -76,7 +77,9 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   if (input.progress) {
     progress = input.progress;
   } else {
-    const begun = await bookkeeping.beginReconcile({ tenantId, tenant, mode: input.mode, fullEveryMs: input.fullEveryMs });
+    const begun = await bookkeeping.beginReconcile({ tenantId, tenant, mode: input.mode, fullEveryMs: input.fullEveryMs, workflowId: workflowInfo().workflowId });
+    // Another run holds the tenant: this one lists and records nothing (that run's summary stays the last).
+    if (begun.busy) return { ...summarize(tenant, { runId: workflowInfo().firstExecutionRunId, full: false, scopes: [], scopeIndex: 0, listCalls: 0, perScope: {} }, false), busy: begun.busy };
     const resume = begun.resume;
     progress = resume
       ? { runId: resume.runId, full: resume.full, scopes: resume.scopes, scopeIndex: resume.scopeIndex, cursor: resume.cursor, listCalls: 0, perScope: {}, deletionCandidates: resume.deletionCandidates, resumed: true }
@@ -212,7 +215,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   if (wait) await waitUntilAtMost(0);
 
   const summary = { ...summarize(tenant, progress, budgetExhausted), ...(dailyBudgetCut ? { dailyBudgetCut: true } : {}) };
-  await bookkeeping.finishReconcile({ tenantId, summary, resume: budgetExhausted ? resumePoint(progress) : undefined });
+  await bookkeeping.finishReconcile({ tenantId, summary, resume: budgetExhausted ? resumePoint(progress) : undefined, workflowId: workflowInfo().workflowId });
   if (progress.errors && progress.errors.length > 0) {
     const first = progress.errors[0];
     throw ApplicationFailure.create({

@@ -93,6 +93,13 @@ export async function reconcile(ctx: CommandContext, args: Record<string, unknow
       }, PROGRESS_EVERY_MS) : undefined;
   try {
     const summary = await handle.result();
+    if (summary.busy) {
+      const lapses = summary.busy.until ? ` (if it stopped without ending, its claim lapses at ${summary.busy.until})` : '';
+      throw new CliError(
+        `tenant "${tenant}" is being reconciled by ${summary.busy.workflowId}${lapses}; this run did nothing. ` +
+          'Wait for that run to end (its progress is in `status`), or cancel it in the Temporal UI, then run this again.',
+      );
+    }
     return { stdout: formatReconcileSummary(summary) };
   } catch (err) {
     // A scope's listing failed for good: the run reported it and deleted nothing for it.

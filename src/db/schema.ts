@@ -220,6 +220,13 @@ export const reconcileState = pgTable(
      * seconds and cleared when the run ends; `status` and the `reconcile` command print it.
      */
     progress: jsonb('progress'),
+    /**
+     * The tenant's row only: the workflow id of the reconciliation that holds the tenant, and until when
+     * (renewed with its progress, released when it ends). One run per tenant at a time: a run that begins
+     * while another holds the tenant ends at once, calling nothing (docs/temporal.md).
+     */
+    activeRun: text('active_run'),
+    activeUntil: instant('active_until'),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.scope] })],
 );

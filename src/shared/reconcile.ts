@@ -282,6 +282,16 @@ export interface ReconcileSummary {
   errors?: ScopeError[];
   /** The run began where a budget-cut run stopped. */
   resumed?: boolean;
+  /** Set when another run held the tenant: this one did nothing (docs/temporal.md). */
+  busy?: ReconcileBusy;
+}
+
+/** The run that held the tenant when another began. */
+export interface ReconcileBusy {
+  /** Its workflow id. */
+  workflowId: string;
+  /** When its claim lapses if it stops without ending (ISO). */
+  until?: string;
 }
 
 export function emptyCounts(): ScopeCounts {

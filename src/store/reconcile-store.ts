@@ -1,7 +1,8 @@
 // Reconciliation's own bookkeeping (docs/database.md): per tenant and scope, the watermark and the last
 // runs in `reconcile_state` (the tenant's row under scope `*`), and the numbers a run saw in e-conomic in
 // `reconcile_seen`, which the entity store anti-joins to find rows e-conomic no longer lists. A running
-// run's progress sits on the tenant's row too (`progress`), for `status` and the `reconcile` command.
+// run's progress sits on the tenant's row too (`progress`), for `status` and the `reconcile` command, and
+// so does the claim that lets one run at a time reconcile a tenant (`active_run`, `active_until`).
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../db/client';
 import { reconcileSeen, reconcileState } from '../db/schema';
@@ -31,6 +32,18 @@ export interface ReconcileStateRow {
 }
 
 const instant = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
+
+/**
+ * How long a run holds its tenant without renewing: it renews with every progress record (every few seconds
+ * while it lists) and waits for its entities at most `entityTimeoutMs` (10 minutes by default) between two,
+ * so only a run that stopped without ending (terminated) keeps its tenant this long.
+ */
+export const RECONCILE_CLAIM_MS = 30 * 60_000;
+
+const claimExpiry = sql`now() + ${RECONCILE_CLAIM_MS}::bigint * interval '1 millisecond'`;
+
+/** A run's claim on its tenant: taken, or held by another run (its workflow id) until `until`. */
+export type RunClaim = { claimed: true } | { claimed: false; holder: string; until: Date | null };
 
 export function createReconcileStore(db: Database) {
   /**
@@ -107,17 +120,54 @@ export function createReconcileStore(db: Database) {
      * The run is done: recorded on the tenant's row (read by `auto` runs and by `status`), its progress cleared.
      * `resume`: where a budget-cut run stopped, null to clear it, undefined to leave it as it is.
      */
-    async finishRun(tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown }): Promise<void> {
+    async finishRun(tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown; workflowId?: string }): Promise<void> {
       await recordRun(tenantId, TENANT_SCOPE, run);
-      await db.update(reconcileState).set({ progress: null }).where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, TENANT_SCOPE)));
+      // Its claim on the tenant is released; a claim another run took after this one's lapsed is kept.
+      const released = run.workflowId === undefined ? {} : { activeRun: sql`nullif(${reconcileState.activeRun}, ${run.workflowId})` };
+      await db
+        .update(reconcileState)
+        .set({ progress: null, ...released })
+        .where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, TENANT_SCOPE)));
     },
 
-    /** The running reconciliation's progress on the tenant's row (ReconcileLiveProgress); its other columns stay. */
+    /**
+     * Claims the tenant for the run `workflowId`: taken when no run holds it, its holder's claim lapsed, or
+     * the run holds it already (a retried claim); else the run that holds it. One conditional write, so of
+     * two runs beginning at once exactly one gets it.
+     */
+    async claimRun(tenantId: number, workflowId: string): Promise<RunClaim> {
+      for (let attempt = 0; ; attempt += 1) {
+        const taken = await db
+          .insert(reconcileState)
+          .values({ tenantId, scope: TENANT_SCOPE, activeRun: workflowId, activeUntil: claimExpiry })
+          .onConflictDoUpdate({
+            target: [reconcileState.tenantId, reconcileState.scope],
+            set: { activeRun: workflowId, activeUntil: claimExpiry },
+            setWhere: sql`${reconcileState.activeRun} is null or ${reconcileState.activeUntil} < now() or ${reconcileState.activeRun} = ${workflowId}`,
+          })
+          .returning({ activeRun: reconcileState.activeRun });
+        if (taken.length > 0) return { claimed: true };
+        const [held] = await db
+          .select({ activeRun: reconcileState.activeRun, activeUntil: reconcileState.activeUntil })
+          .from(reconcileState)
+          .where(and(eq(reconcileState.tenantId, tenantId), eq(reconcileState.scope, TENANT_SCOPE)));
+        // Released between the two statements: claim again (once; a run ends in minutes, not milliseconds).
+        if (held?.activeRun || attempt > 0) return { claimed: false, holder: held?.activeRun ?? 'another run', until: held?.activeUntil ?? null };
+      }
+    },
+
+    /**
+     * The running reconciliation's progress on the tenant's row (ReconcileLiveProgress); its other columns
+     * stay, but for the run's claim on the tenant, which the same write renews.
+     */
     async recordProgress(tenantId: number, progress: ReconcileLiveProgress): Promise<void> {
       await db
         .insert(reconcileState)
         .values({ tenantId, scope: TENANT_SCOPE, progress })
-        .onConflictDoUpdate({ target: [reconcileState.tenantId, reconcileState.scope], set: { progress } });
+        .onConflictDoUpdate({
+          target: [reconcileState.tenantId, reconcileState.scope],
+          set: { progress, activeUntil: sql`case when ${reconcileState.activeRun} is null then null else ${claimExpiry} end` },
+        });
     },
 
     /** The tenant's running reconciliation's progress, if one recorded any. */
