@@ -35,10 +35,10 @@ export const entityDoneSignal = defineSignal<[EntityDone]>(ENTITY_DONE_SIGNAL);
 
 const sync = proxyActivities<SyncActivities>(SYNC_OPTIONS);
 const localSync = proxyLocalActivities<SyncActivities>(LOCAL_SYNC_OPTIONS);
+const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
 
 /** Workflows started before syncs ran local-first replay their ordinary activities (docs/temporal.md). */
 const LOCAL_FIRST_SYNC_PATCH = 'local-first-sync';
-const bookkeeping = proxyActivities<BookkeepingActivities>(BOOKKEEPING_OPTIONS);
 
 /** A run's history grows by roughly six events per sync; a new run starts well before it gets large. */
 const DEFAULT_MAX_SYNCS_PER_RUN = 100;
