@@ -122,8 +122,13 @@ export function createReconcileStore(db: Database) {
      */
     async finishRun(tenantId: number, run: { full: boolean; summary: unknown; resume?: unknown; workflowId?: string }): Promise<void> {
       await recordRun(tenantId, TENANT_SCOPE, run);
-      // Its claim on the tenant is released; a claim another run took after this one's lapsed is kept.
-      const released = run.workflowId === undefined ? {} : { activeRun: sql`nullif(${reconcileState.activeRun}, ${run.workflowId})` };
+      // Its claim on the tenant is released, both columns (SET reads the row as it was); a claim another run
+      // took after this one's lapsed is kept.
+      const ours = sql`${reconcileState.activeRun} = ${run.workflowId ?? null}`;
+      const released =
+        run.workflowId === undefined
+          ? {}
+          : { activeRun: sql`case when ${ours} then null else ${reconcileState.activeRun} end`, activeUntil: sql`case when ${ours} then null else ${reconcileState.activeUntil} end` };
       await db
         .update(reconcileState)
         .set({ progress: null, ...released })
