@@ -315,13 +315,29 @@ async function rawSignals(ctx: Ctx, taskQueue: string, concurrency: number, seco
   return { rps: latencies.length / elapsed, p50: pct(50), p99: pct(99), total: latencies.length, errors };
 }
 
+/** `BENCH_CPU_PROF=1`: the scenario's service process writes a V8 CPU profile (bench/profiles). */
+const profDir = path.join(__dirname, 'profiles');
+function profileOption(): { cpuProfDir?: string } {
+  if (env.BENCH_CPU_PROF !== '1') return {};
+  mkdirSync(profDir, { recursive: true });
+  return { cpuProfDir: profDir };
+}
+
+/** Prints the heaviest functions of the newest profile and keeps them in results.json under the scenario. */
+function reportProfile(scenario: string): void {
+  if (env.BENCH_CPU_PROF !== '1') return;
+  const file = newestProfile(profDir);
+  if (!file) return;
+  const hot = hotFunctions(file, 25);
+  details.profiles = { ...(details.profiles as Record<string, unknown> | undefined), [scenario]: { file: path.relative(process.cwd(), file), ...hot } };
+  log(`${scenario}: service CPU profile (self time), top functions:`);
+  console.table(hot.functions.map((f: HotFunction) => ({ 'self ms': f.selfMs, '%': f.selfPct, function: f.fn })));
+}
+
 async function acceptance(ctx: Ctx): Promise<void> {
   const seconds = fixed('BENCH_ACCEPT_SECONDS', 10);
   const t = await tenantWithAgreement(ctx, 'bench-accept');
-  const profDir = path.join(__dirname, 'profiles');
-  const profiling = env.BENCH_CPU_PROF === '1';
-  if (profiling) mkdirSync(profDir, { recursive: true });
-  const service = await startServerChild('service', serviceEnv(ctx, 'api', 'bench-accept'), profiling ? { cpuProfDir: profDir } : {});
+  const service = await startServerChild('service', serviceEnv(ctx, 'api', 'bench-accept'), profileOption());
   const bare = await startServerChild('bare', {});
   let number = 1;
   const webhookBody = () => ({ path: `/?APIKey=${t.key}&APISource=eConomicOrder`, body: `{"eConomicAPIKey":"${t.grant}","number":"${number++}"}` });
@@ -366,15 +382,7 @@ async function acceptance(ctx: Ctx): Promise<void> {
     await Promise.all([service.stop(), bare.stop()]);
   }
   details.acceptance = { seconds, perConcurrency };
-  if (profiling) {
-    const file = newestProfile(profDir);
-    if (file) {
-      const hot = hotFunctions(file, 20);
-      details.profile = { file: path.relative(process.cwd(), file), ...hot };
-      log('service CPU profile (self time), top functions:');
-      console.table(hot.functions.map((f: HotFunction) => ({ 'self ms': f.selfMs, '%': f.selfPct, function: f.fn })));
-    }
-  }
+  reportProfile('acceptance');
 }
 
 // ---------------------------------------------------------------- end to end
@@ -445,7 +453,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   e2eSeed ??= { refs, grant: a.grant, inlineGrant: b.grant };
   rateLimitFor(ctx, pace, a.grant, b.grant);
   const n = refs.length * perEntity;
-  const service = await startServerChild('service', serviceEnv(ctx, 'all', `bench-e2e${suffix}`));
+  const service = await startServerChild('service', serviceEnv(ctx, 'all', `bench-e2e${suffix}`), profileOption());
   let temporalMs = NaN;
   let sent: Awaited<ReturnType<typeof sendWebhooks>> | undefined;
   let complete = false;
@@ -465,6 +473,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   } finally {
     await service.stop();
   }
+  reportProfile(`e2e${suffix}`);
   const check = await compareWithFake(ctx.database.db, a.tenantId, a.agreement, refs);
   const temporalCalls = ctx.fake.calls(a.grant).total;
   const s = `e2e ${fmt(n)} ev / ${fmt(refs.length)} ent${pace ? ', realistic' : ''}`;
@@ -714,7 +723,7 @@ async function burst(ctx: Ctx): Promise<void> {
   } finally {
     await bare.stop();
   }
-  const service = await startServerChild('service', serviceEnv(ctx, 'all', 'bench-burst'));
+  const service = await startServerChild('service', serviceEnv(ctx, 'all', 'bench-burst'), profileOption());
   let sent: Awaited<ReturnType<typeof sendWebhooks>> | undefined;
   let drainMs = NaN;
   let complete = false;
@@ -740,6 +749,7 @@ async function burst(ctx: Ctx): Promise<void> {
   } finally {
     await service.stop();
   }
+  reportProfile('burst');
   const c = sent.counts;
   // Why the 503s: the API key could not be checked, or the event could be made durable nowhere.
   const why: Record<string, number> = {};

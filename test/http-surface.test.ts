@@ -177,6 +177,36 @@ describe('404 and 405 in the contract\'s JSON shape, never echoing the URL', () 
     assert.ok(webhook.logs.some((line) => line.includes('"route":"(none)"')), 'unmatched requests were logged, by route only');
     assertNoSecret(webhook.logs.join(''), 'the logs');
   });
+
+  test('a webhook request is one log line with its answer and outcome; other routes keep Fastify request lines', async () => {
+    const own = await open({});
+    const post = (key: string, number: string) =>
+      own.app.inject({ method: 'POST', url: `/?APIKey=${key}&APISource=eConomicOrder`, payload: { eConomicAPIKey: GRANT_A, number } });
+    assert.equal((await post(keyA, '4711')).statusCode, 202);
+    assert.equal((await post(`${keyA.slice(0, -4)}0000`, '4712')).statusCode, 401);
+    assert.equal((await post(keyA, 'not-a-number')).statusCode, 400);
+    assert.equal((await own.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    const lines = own.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const webhookLines = lines.filter((l) => l.route === '/' || (l.req as { route?: string } | undefined)?.route === '/');
+    assert.deepEqual(
+      webhookLines.map((l) => [l.msg, l.statusCode, l.outcome]),
+      [
+        ['webhook event accepted', 202, 'signalled'],
+        ['webhook answered', 401, 'unauthorized'],
+        ['webhook answered', 400, 'invalid'],
+      ],
+    );
+    const accepted = webhookLines[0] as Record<string, unknown>;
+    assert.equal(accepted.method, 'POST');
+    assert.equal(accepted.tenant, 'surface-a');
+    assert.equal(accepted.number, 4711);
+    assert.match(String(accepted.eventId), /^[0-9a-f-]{36}$/);
+    assert.equal(typeof accepted.responseTime, 'number');
+    assert.equal(typeof accepted.remoteAddress, 'string');
+    const health = lines.filter((l) => (l.req as { route?: string } | undefined)?.route === '/healthz' || (l.res as object | undefined) !== undefined);
+    assert.deepEqual(health.map((l) => l.msg), ['incoming request', 'request completed']);
+    assertNoSecret(own.logs.join(''), 'the webhook lines');
+  });
 });
 
 describe('fuzz', () => {

@@ -5,10 +5,13 @@
 // - every answer Fastify or Node would write by themselves (unknown route, wrong method, malformed URL,
 //   unparsable request, timeout) replaced by the contract's JSON shape, without the URL, which holds the
 //   API key (Fastify's defaults echo it: "Route GET:/?APIKey=... not found", "'/...' is not a valid url");
-// - one logger shared with the service, whose request serializer logs the matched route, never the URL.
+// - one logger shared with the service, whose request serializer logs the matched route, never the URL;
+//   a route whose config sets `ownLogLine` writes its own line per request (the webhook: one line with
+//   the outcome, not Fastify's two), because at thousands of webhooks a second the log lines and their
+//   redaction were a fifth of the process's CPU (docs/webhook.md, "Logs").
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { HttpTimeouts, TrustProxy } from '../config';
 import type { Logger } from '../logger';
 import { PROBLEMS, sendProblem, type Problem } from './problem';
@@ -18,6 +21,17 @@ export interface HttpServerOptions {
   log?: Logger;
   trustProxy: TrustProxy;
   timeouts: HttpTimeouts;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route logs one line per request itself; Fastify's request lines are skipped for it. */
+    ownLogLine?: boolean;
+  }
+}
+
+function logsItsOwnLine(request: FastifyRequest): boolean {
+  return request.routeOptions?.config?.ownLogLine === true;
 }
 
 /** Largest body any endpoint takes: a webhook body is a few dozen bytes (docs/webhook.md: 16 KiB). */
@@ -41,6 +55,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const { timeouts } = options;
   const app = Fastify({
     ...(options.log ? { loggerInstance: options.log } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: logsItsOwnLine }),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy,
     requestTimeout: timeouts.requestTimeoutMs,

@@ -31,7 +31,19 @@ declare module 'fastify' {
     webhookGrant: { current: GrantState | undefined } | undefined;
     /** performance.now() when the webhook request arrived, for the acceptance latency. */
     webhookReceivedAt: number;
+    /** What the webhook's one log line says besides the request and the answer (set as it is decided). */
+    webhookLog: WebhookLogFields | undefined;
   }
+}
+
+/** The outcome (the metric's label) and, once accepted, the event: no body field, no key, no token. */
+interface WebhookLogFields {
+  outcome: string;
+  eventId?: string;
+  workflowId?: string;
+  tenant?: string;
+  source?: string;
+  number?: number;
 }
 
 export interface WebhookDeps {
@@ -57,13 +69,32 @@ function sourceLabel(request: FastifyRequest): string {
 
 export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Promise<void> {
   const { limits } = deps;
-  const count = (request: FastifyRequest, outcome: string) => deps.metrics.webhookEvents.inc({ source: sourceLabel(request), outcome });
+  const count = (request: FastifyRequest, outcome: string) => {
+    request.webhookLog = { outcome };
+    deps.metrics.webhookEvents.inc({ source: sourceLabel(request), outcome });
+  };
 
   return async (app) => {
     await app.register(async (scope) => {
       scope.decorateRequest('webhookKey', null);
       scope.decorateRequest('webhookGrant', undefined);
       scope.decorateRequest('webhookReceivedAt', 0);
+      scope.decorateRequest('webhookLog', undefined);
+      // One line per webhook, whatever its answer (the routes set `ownLogLine`, src/http/server.ts): method,
+      // route and client address (never the URL), status, time and outcome. Plain values only: handed the
+      // request and reply objects, the logger's redaction walks and copies them, which cost more CPU than
+      // the rest of the webhook at a few thousand requests a second.
+      scope.addHook('onResponse', async (request, reply) => {
+        const fields = {
+          method: request.method,
+          route: request.routeOptions.url,
+          remoteAddress: request.ip,
+          statusCode: reply.statusCode,
+          responseTime: reply.elapsedTime,
+          ...(request.webhookLog ?? { outcome: 'none' }),
+        };
+        request.log.info(fields, reply.statusCode === 202 ? 'webhook event accepted' : 'webhook answered');
+      });
       await scope.register(rateLimit, { global: false });
       // `cache` (how many keys a limiter remembers) is honoured per limiter but missing from the plugin's type.
       const limiter = (options: CreateRateLimitOptions & { cache: number }) => scope.createRateLimit(options);
@@ -178,16 +209,16 @@ export function webhookRoutes(deps: WebhookDeps): (app: FastifyInstance) => Prom
         });
         const logFields = { eventId: accepted.eventId, workflowId: accepted.workflowId, tenant: key.tenant, source: value.source, number: value.number, outcome: accepted.outcome };
         deps.metrics.webhookEvents.inc({ source: value.source, outcome: accepted.outcome });
+        request.webhookLog = logFields;
         if (accepted.outcome === 'unavailable') {
           request.log.error(logFields, 'webhook event refused: could not be made durable');
           return sendProblem(reply, { status: 503, error: 'unavailable', message: 'The event could not be recorded right now; please retry.' }, UNAVAILABLE_RETRY_AFTER_SECONDS);
         }
         deps.metrics.acceptanceSeconds.observe((performance.now() - request.webhookReceivedAt) / 1000);
-        request.log.info(logFields, 'webhook event accepted');
         return reply.code(202).send({ eventId: accepted.eventId, workflowId: accepted.workflowId });
       };
 
-      for (const url of WEBHOOK_PATHS) scope.post(url, { onRequest: authenticate }, handler);
+      for (const url of WEBHOOK_PATHS) scope.post(url, { onRequest: authenticate, config: { ownLogLine: true } }, handler);
     });
   };
 }
