@@ -83,7 +83,11 @@ test('each of the five APISources, from the webhook request to rows and lines', 
   }
   for (const [, kind, number] of deliveries) {
     const result = await h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId('e2e', kind, number)).result();
-    assert.equal(result.lastOutcome, 'synced', `${kind} ${number}`);
+    // The project is also every document's dependency: a document's sync may fetch and commit it after
+    // the project's own sync fetched it and before that one commits, which then finds its fetch `stale`
+    // (not newer than the stored row). Either way the row below is e-conomic's project.
+    const expected = kind === 'project' ? ['synced', 'stale'] : ['synced'];
+    assert.ok(expected.includes(result.lastOutcome), `${kind} ${number}: ${result.lastOutcome}`);
   }
 
   const db = h.database.db;
