@@ -12,6 +12,12 @@
 // Reconciliation's bulk lane (activities/bulk-sync.ts) resolves a whole page's documents with one
 // `DependencyMemo`: each dependency is read from Postgres once and fetched from e-conomic at most once
 // per page, so a customer referenced by a hundred orders costs one lookup, not a hundred.
+//
+// Entity syncs share the reads in flight in their worker process (`SharedReads`): documents of one
+// customer often sync at the same moment (a burst of webhooks after an import), before any of them has
+// committed that customer, and each would fetch it. A document's customer and project are read at once,
+// not one after the other: with e-conomic answering in 100-200 ms, a sync's dependencies then cost one
+// round trip, not two (docs/architecture.md, "How an entity is synced").
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { storedKey, type EntityStore, type StoredEntity } from '../src/store/entity-store';
@@ -46,6 +52,50 @@ export function dependencyMemo(): DependencyMemo {
   return { stored: new Map(), fetched: new Map() };
 }
 
+/** A dependency read's result: the record, null when e-conomic has no such entity, 'forbidden' for a 403. */
+type DependencyRead = EntityRecord | null | 'forbidden';
+
+/**
+ * The dependency reads in flight in one worker process, by tenant and entity. A sync that needs a
+ * dependency another sync is reading right now waits for that read instead of calling e-conomic again.
+ * Only reads in flight are shared; a settled one is forgotten at once (the stored row and its freshness
+ * rule take over). A shared read that failed is not shared further: the waiting sync reads for itself, so
+ * a 401 or 403, a cancellation or a timeout is decided on its own session and signal.
+ */
+export interface SharedReads {
+  read(tenantId: number, key: string, load: () => Promise<DependencyRead>): Promise<DependencyRead>;
+}
+
+export function sharedReads(): SharedReads {
+  const inFlight = new Map<string, Promise<DependencyRead>>();
+  return {
+    async read(tenantId, key, load) {
+      const slot = `${tenantId}/${key}`;
+      const pending = inFlight.get(slot);
+      if (pending) {
+        let shared: DependencyRead;
+        try {
+          shared = await pending;
+        } catch {
+          return load();
+        }
+        // Each sync gets its own copy: a record is the sync's to change (dropUnreadable) and to commit.
+        return shared === null || shared === 'forbidden' ? shared : structuredClone(shared);
+      }
+      const own = load();
+      inFlight.set(slot, own);
+      const forget = () => {
+        if (inFlight.get(slot) === own) inFlight.delete(slot);
+      };
+      own.then(forget, forget);
+      return own;
+    },
+  };
+}
+
+/** Commit order of dependencies: a project's own customer before the project. */
+const COMMIT_RANK: Record<DependencyRef['kind'], number> = { customer: 0, project: 1 };
+
 function remember<T>(map: Map<string, Promise<T>> | undefined, key: string, load: () => Promise<T>): Promise<T> {
   if (!map) return load();
   let value = map.get(key);
@@ -69,7 +119,7 @@ export async function resolveDependencies(
   store: Pick<EntityStore, 'find' | 'findDependencies'>,
   tenantId: number,
   record: EntityRecord,
-  options: { refresh?: boolean; memo?: DependencyMemo } = {},
+  options: { refresh?: boolean; memo?: DependencyMemo; shared?: SharedReads } = {},
 ): Promise<ResolvedDependencies> {
   const memo = options.refresh ? undefined : options.memo;
   const result: ResolvedDependencies = { records: [], missing: [], unreadable: [] };
@@ -94,7 +144,7 @@ export async function resolveDependencies(
       if (!stored) result.unreadable.push(dep);
       return;
     }
-    const fetched = await remember(memo?.fetched, key, async () => {
+    const load = async (): Promise<DependencyRead> => {
       const fetchedAt = new Date().toISOString();
       try {
         return await session.run((client) => readEntity(client, store, tenantId, dep.kind, dep.number, fetchedAt), dep.kind);
@@ -102,7 +152,10 @@ export async function resolveDependencies(
         if (!(err instanceof ApplicationFailure && err.type === FAILURE_TYPES.forbidden)) throw err;
         return 'forbidden' as const;
       }
-    });
+    };
+    // A refresh is a sync's own read: what a shared read returned is what did not hold.
+    const shared = options.refresh ? undefined : options.shared;
+    const fetched = await remember(memo?.fetched, key, () => (shared ? shared.read(tenantId, key, load) : load()));
     if (fetched === 'forbidden') {
       if (!stored) result.unreadable.push(dep);
       return;
@@ -118,6 +171,9 @@ export async function resolveDependencies(
     result.records.push(fetched);
   };
 
-  for (const dep of direct) await ensure(dep, 0);
+  // A document's customer and project are read at once; a project's own customer is read after its project.
+  await Promise.all(direct.map((dep) => ensure(dep, 0)));
+  // Reads finish in any order: commit a project's customer before the project.
+  result.records.sort((a, b) => COMMIT_RANK[a.kind as DependencyRef['kind']] - COMMIT_RANK[b.kind as DependencyRef['kind']]);
   return result;
 }

@@ -23,7 +23,7 @@ import { ensureGrantValidated } from './authenticate';
 import type { EconomicAccess, TenantRef } from './economic-access';
 import { fetchEntity } from './fetch-entity';
 import { recheckDraftInvoices } from './recheck-drafts';
-import { dropUnreadable, resolveDependencies } from './resolve-dependencies';
+import { dropUnreadable, resolveDependencies, sharedReads } from './resolve-dependencies';
 
 export interface SyncEntityInput extends TenantRef {
   kind: EntityKind;
@@ -47,6 +47,8 @@ export const MAX_RESOLVE_ROUNDS = 3;
 
 export function createSyncEntityActivity(deps: { store: EntityStore; access: EconomicAccess }) {
   const { store } = deps;
+  // This worker's syncs share their dependency reads in flight (./resolve-dependencies.ts).
+  const shared = sharedReads();
   return {
     async syncEntity(input: SyncEntityInput): Promise<SyncEntityResult> {
       const context = Context.current();
@@ -79,7 +81,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
         }
         const record = fetched.record;
         // After a failed round every dependency is fetched again: the stored ones were what did not hold.
-        const resolved = await resolveDependencies(session, stored, input.tenantId, record, { refresh: round > 1 });
+        const resolved = await resolveDependencies(session, stored, input.tenantId, record, { refresh: round > 1, shared });
         if (resolved.missing.length > 0) {
           // The entity may name a dependency under a number it has since left: fetch the entity again first.
           if (!lastRound) continue;

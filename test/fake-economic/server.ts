@@ -50,7 +50,8 @@ export interface AddAgreementOptions {
   rateLimit?: RateLimitSpec | null;
 }
 
-export type FaultKind = '429' | '404' | '500' | '503' | 'hang' | 'reset' | 'malformed' | 'truncated';
+/** `held`: the call is answered (normally, or with `thenKind`) only when `until` settles: an e-conomic slow to answer. */
+export type FaultKind = '429' | '404' | '500' | '503' | 'hang' | 'reset' | 'malformed' | 'truncated' | 'held';
 
 export interface FaultSpec {
   /** Grant token the fault applies to; all agreements when absent. */
@@ -62,6 +63,10 @@ export interface FaultSpec {
   after?: number;
   kind: FaultKind;
   retryAfterSeconds?: number;
+  /** `held` only: the answer waits for this. */
+  until?: Promise<unknown>;
+  /** `held` only: the fault answered once `until` settled; a normal answer when absent. */
+  thenKind?: Exclude<FaultKind, 'held'>;
 }
 
 export class FaultInjector {
@@ -485,6 +490,7 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
       case '503':
         sendError(res, entry, new HttpError(503, 'Service unavailable.'), projectsApi, retryAfter);
         return;
+      case 'held': // answered by handle() when released
       case 'hang':
         return; // never answers; the socket is destroyed by the client's timeout or by close()
       case 'reset':
@@ -522,8 +528,16 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     count(grant, endpoint);
 
     const fault = faults.take(grant, [apiPath, url.pathname]);
+    if (fault?.kind === 'held') {
+      const go = () => (fault.thenKind ? applyFault({ ...fault, kind: fault.thenKind }, req, res, entry, projectsApi) : respond(req, res, url, grant, r, apiPath, entry, projectsApi));
+      void (fault.until ?? Promise.resolve()).then(go, go);
+      return;
+    }
     if (fault) return applyFault(fault, req, res, entry, projectsApi);
+    respond(req, res, url, grant, r, apiPath, entry, projectsApi);
+  }
 
+  function respond(req: http.IncomingMessage, res: http.ServerResponse, url: URL, grant: string | undefined, r: ReturnType<typeof route>['route'], apiPath: string, entry: CallLogEntry, projectsApi: boolean): void {
     try {
       if (headerOf(req, 'x-appsecrettoken') !== appSecretToken) throw new HttpError(401, 'Unauthorized: the app secret token is missing or invalid.');
       const agreement = grant === undefined ? undefined : agreements.get(grant);
