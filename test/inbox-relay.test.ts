@@ -1,7 +1,7 @@
 // The inbox relay (src/ingest/inbox-relay.ts) on a real Temporal dev server, with real Postgres and the
 // embedded PGlite: it holds no transaction while Temporal takes (or does not take) its signals, and a
 // relay that dies mid-batch holds its rows for one lease only; one workflow's events in a batch are
-// coalesced. A signal is held at a chosen point by a client interceptor of the test's own Temporal
+// coalesced; tenants share each batch. A signal is held at a chosen point by a client interceptor of the test's own Temporal
 // client, never by timing.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -78,7 +78,7 @@ async function queueEvents(db: Database, tenant: string, numbers: number[]): Pro
   return events.map((e) => e.eventId);
 }
 
-const relayOn = (db: Database, client: Client, options: { leaseMs?: number } = {}) =>
+const relayOn = (db: Database, client: Client, options: { leaseMs?: number; batchSize?: number } = {}) =>
   createInboxRelay({ db, client, taskQueue: uniqueTaskQueue('relay'), log, gate: createTemporalGate(), signalTimeoutMs: 1000, ...options });
 
 test('the relay holds no transaction while it signals: its rows can be locked and read while a signal is blocked (Postgres)', async () => {
@@ -194,4 +194,29 @@ test("one workflow's events in a batch are coalesced: fewer signals, its renumbe
   );
   const rows = await database.db.select().from(syncEvents).where(inArray(syncEvents.eventId, events.map((e) => e.eventId)));
   assert.ok(rows.every((r) => r.outcome === 'relayed' && r.relayedAt instanceof Date && r.leaseOwner === null), 'every row relayed, the coalesced ones too');
+});
+
+test("tenants share each batch: a tenant's backlog does not hold back another tenant's later events", async () => {
+  // A database of its own: the share depends on which tenants have queued rows.
+  const own = await createTestDatabase();
+  try {
+    // The busy tenant's 30 events (30 workflows: nothing coalesces) are all older than the quiet one's 2.
+    const busy = await queueEvents(own.db, 'relay-busy', Array.from({ length: 30 }, (_, i) => 100 + i));
+    const quiet = await queueEvents(own.db, 'relay-quiet', [7, 8]);
+    const relay = relayOn(own.db, temporal.env.client, { batchSize: 10 });
+
+    const first = await relay.relayOnce();
+    const outcome = async (ids: string[]) => (await own.db.select({ eventId: syncEvents.eventId, outcome: syncEvents.outcome }).from(syncEvents).where(inArray(syncEvents.eventId, ids))).filter((r) => r.outcome === 'relayed').length;
+    // The batch of 10 is shared: half each, so the quiet tenant's events went first time, behind no backlog;
+    // oldest first within the busy tenant.
+    assert.equal(await outcome(quiet), 2, "the quiet tenant's events were in the first batch");
+    assert.equal(first.relayed, 7);
+    assert.equal(await outcome(busy.slice(0, 5)), 5);
+    assert.ok(first.more, 'a pass that relayed something is followed by another');
+
+    for (let pass = await relay.relayOnce(); pass.relayed > 0 || pass.more; pass = await relay.relayOnce());
+    assert.equal(await outcome(busy), 30, "the busy tenant's backlog drains too");
+  } finally {
+    await own.drop();
+  }
 });

@@ -161,6 +161,10 @@ export const syncEvents = pgTable(
       .on(t.workflowId, t.seq)
       .where(sql`${t.outcome} = 'queued'`),
     index('sync_events_tenant_idx').on(t.tenantId, t.receivedAt),
+    // The relay shares each batch among the tenants with queued rows: finds them, and each one's oldest.
+    index('sync_events_queued_tenant_idx')
+      .on(t.tenantId, t.seq)
+      .where(sql`${t.outcome} = 'queued'`),
   ],
 );
 

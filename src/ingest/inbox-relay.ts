@@ -135,29 +135,41 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
 
   /**
    * Leases the next batch to this relay, in one short statement; rows come back in seq order. The batch
-   * is the oldest `batchSize` claimable rows (the head) and the later queued rows of the same workflows
-   * (the tail, up to TAIL_FACTOR times as many), so that a workflow's whole backlog is coalesced into
-   * one signal even when a burst interleaved its events with thousands of others.
+   * is the head, `batchSize` claimable rows shared fairly among the tenants that have queued rows (each
+   * tenant's oldest, an equal share each, so one tenant's backlog of 100,000 events does not hold another
+   * tenant's events back until it is relayed), and the later queued rows of the same workflows (the
+   * tail, up to TAIL_FACTOR times as many), so that a workflow's whole backlog is coalesced into one
+   * signal even when a burst interleaved its events with thousands of others. The tenants are found by
+   * walking the queued rows' tenant index (one probe per tenant, however many rows each holds).
    */
   const claim = async (): Promise<QueuedRow[]> => {
+    const claimableRow = (e: string) => sql.raw(`${e}.outcome = 'queued' and (${e}.lease_until is null or ${e}.lease_until < now())
+               and not exists (
+                 select 1 from sync_events p
+                  where p.outcome = 'queued' and p.workflow_id = ${e}.workflow_id and p.seq < ${e}.seq and p.lease_until >= now())`);
     const rows = await queryRows<QueuedRow>(
       options.db,
-      sql`with head as (
-            select e.seq, e.workflow_id from sync_events e
-             where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
-               and not exists (
-                 select 1 from sync_events p
-                  where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
-             order by e.seq
-             limit ${batchSize}
-               for update of e skip locked),
+      sql`with recursive queued_tenants(tenant_id) as (
+            (select tenant_id from sync_events where outcome = 'queued' order by tenant_id limit 1)
+            union all
+            select (select e.tenant_id from sync_events e where e.outcome = 'queued' and e.tenant_id > q.tenant_id order by e.tenant_id limit 1)
+              from queued_tenants q where q.tenant_id is not null),
+          share as (
+            select greatest(1, ceil(${batchSize}::numeric / greatest(1, count(*))))::integer as per_tenant
+              from queued_tenants where tenant_id is not null),
+          head as (
+            select e.seq, e.workflow_id from queued_tenants q
+             cross join lateral (
+               select e.seq, e.workflow_id from sync_events e
+                where e.tenant_id = q.tenant_id and ${claimableRow('e')}
+                order by e.seq
+                limit (select per_tenant from share)
+                  for update of e skip locked) e
+             where q.tenant_id is not null),
           tail as (
             select e.seq from sync_events e
-             where e.outcome = 'queued' and (e.lease_until is null or e.lease_until < now())
+             where ${claimableRow('e')}
                and e.workflow_id in (select workflow_id from head)
-               and not exists (
-                 select 1 from sync_events p
-                  where p.outcome = 'queued' and p.workflow_id = e.workflow_id and p.seq < e.seq and p.lease_until >= now())
              order by e.seq
              limit ${batchSize * TAIL_FACTOR}
                for update of e skip locked),
@@ -245,7 +257,9 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
       options.onRelayed?.(relayed);
       options.log.info({ relayed, signals }, 'inbox relay: events handed to Temporal');
     }
-    const more = (rows.length >= batchSize || leaseRunningOut) && !failed;
+    // A batch claimed something: pass again at once (with tenants sharing the head, a batch smaller than
+    // batchSize does not mean the inbox is drained); the pass that claims nothing lets the relay idle.
+    const more = (rows.length > 0 || leaseRunningOut) && !failed;
     if (!failed && !more) options.gate.markUp();
     if (failed) options.gate.markDown();
     return { relayed, failed, more };

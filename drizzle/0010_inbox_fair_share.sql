@@ -1,0 +1,1 @@
+CREATE INDEX "sync_events_queued_tenant_idx" ON "sync_events" USING btree ("tenant_id","seq") WHERE "sync_events"."outcome" = 'queued';
