@@ -1,6 +1,6 @@
 // Starts bench/server-main.ts in a child process and reads its peak memory (VmHWM) from /proc.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 
@@ -18,14 +18,23 @@ export interface ServerChild {
   kill(): Promise<void>;
 }
 
+/** A file for the child's log lines when BENCH_CHILD_LOGS names a directory, else 'ignore'. */
+function childLog(mode: string): 'ignore' | number {
+  const dir = process.env.BENCH_CHILD_LOGS;
+  if (!dir) return 'ignore';
+  mkdirSync(dir, { recursive: true });
+  return openSync(path.join(dir, `${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`), 'a');
+}
+
 export async function startServerChild(mode: 'service' | 'bare' | 'inline', env: Record<string, string>, options: { cpuProfDir?: string } = {}): Promise<ServerChild> {
   const execArgv = ['--import', 'tsx'];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const child = fork(path.join(__dirname, '..', 'server-main.ts'), [], {
     execArgv,
     env: { ...process.env, ...env, BENCH_SERVER: mode },
-    // Logs go nowhere (as to a log shipper that keeps up); errors still show.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // Logs go nowhere (as to a log shipper that keeps up), or with BENCH_CHILD_LOGS=<dir> to a file per
+    // child (to read where a scenario's time went); errors still show.
+    stdio: ['ignore', childLog(mode), 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
   const { port, metricsPort } = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
