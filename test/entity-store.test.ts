@@ -8,7 +8,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { queryRows } from '../src/db/client';
 import { economicCustomers, economicOrders, syncState, tenants } from '../src/db/schema';
 import { createEntityStore, unseenRowsQuery, type EntityStore } from '../src/store/entity-store';
-import { customerRecord, documentRecord } from '../src/sync/entity-record';
+import { customerRecord, documentRecord, projectRecord } from '../src/sync/entity-record';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 
 let database: TestDatabase;
@@ -142,4 +142,98 @@ test("a full run's rows that e-conomic no longer lists are found by one primary-
   assert.ok(probe, 'reconcile_seen is read');
   assert.equal(probe['Parent Relationship'], 'SubPlan');
   assert.match(String(probe['Index Cond']), /number = /, 'looked up by number, not scanned');
+});
+
+test("commitMany (the bulk lane's commit) leaves what committing each group on its own leaves: rows, lines, outcomes, sync_state, change feed", async () => {
+  // Two tenants get the same records: one through commitMany, one group at a time through commit.
+  const tenantIds: number[] = [];
+  for (const name of ['many', 'one-by-one']) {
+    const [row] = await database.db.insert(tenants).values({ name: `store-${name}` }).returning();
+    tenantIds.push(row!.id);
+  }
+  const [many, oneByOne] = tenantIds as [number, number];
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 8, minute)).toISOString();
+  const doc = (kind: 'order' | 'quote', number: number, customerNumber: number, o: { projectNumber?: number; lastUpdated: string; fetchedAt: string; lines: number; amount?: number }) =>
+    documentRecord(
+      kind,
+      number,
+      {
+        [kind === 'order' ? 'orderNumber' : 'quoteNumber']: number,
+        date: '2026-11-01',
+        customer: { customerNumber },
+        ...(o.projectNumber ? { project: { projectNumber: o.projectNumber } } : {}),
+        currency: 'DKK',
+        netAmount: o.amount ?? 100,
+        grossAmount: (o.amount ?? 100) * 1.25,
+        lastUpdated: o.lastUpdated,
+        lines: Array.from({ length: o.lines }, (_, i) => ({ lineNumber: i + 1, description: `linje ${i + 1}`, quantity: i + 1, unitNetPrice: 10 })),
+      },
+      o.fetchedAt,
+      'drafts',
+    );
+  const cust = (number: number, name: string, minute: number) => customerRecord({ customerNumber: number, name, currency: 'DKK', lastUpdated: at(minute) }, at(minute));
+  const sync = (kind: string, number: number) => ({ workflowId: `economic/store/${kind}/${number}` });
+
+  // Round 1: new rows; customer 1 is one record object shared by two groups.
+  const c1 = cust(1, 'Fælles', 1);
+  const round1 = [
+    { records: [c1, doc('order', 100, 1, { lastUpdated: at(1), fetchedAt: at(2), lines: 2 })], sync: sync('order', 100) },
+    { records: [c1, doc('order', 101, 1, { lastUpdated: at(1), fetchedAt: at(2), lines: 3 })], sync: sync('order', 101) },
+    {
+      records: [cust(2, 'Bygherre', 1), projectRecord({ number: 5, name: 'Tag', customerNumber: 2, lastUpdated: at(1) }, at(2)), doc('order', 102, 2, { projectNumber: 5, lastUpdated: at(3), fetchedAt: at(4), lines: 1 })],
+      sync: sync('order', 102),
+    },
+    { records: [c1, doc('quote', 200, 1, { lastUpdated: at(1), fetchedAt: at(2), lines: 1 })], sync: sync('quote', 200) },
+    { records: [c1, doc('order', 103, 1, { lastUpdated: at(1), fetchedAt: at(2), lines: 1 })], sync: sync('order', 103) },
+  ];
+  // Round 2, later: 100 unchanged (a refresh, no change), 101 changed (lines and amount), 102 an older
+  // version than stored (stale), customer 1 renamed, 103 back after it was marked deleted.
+  const round2 = [
+    { records: [doc('order', 100, 1, { lastUpdated: at(1), fetchedAt: at(10), lines: 2 })], sync: sync('order', 100) },
+    { records: [cust(1, 'Fælles ApS', 9), doc('order', 101, 1, { lastUpdated: at(8), fetchedAt: at(10), lines: 1, amount: 250 })], sync: sync('order', 101) },
+    { records: [doc('order', 102, 2, { projectNumber: 5, lastUpdated: at(2), fetchedAt: at(10), lines: 4 })], sync: sync('order', 102) },
+    { records: [doc('order', 103, 1, { lastUpdated: at(1), fetchedAt: at(12), lines: 2 })], sync: sync('order', 103) },
+  ];
+
+  const outcomesMany = [await store.commitMany(many, round1)];
+  const first = [];
+  for (const g of round1) first.push(await store.commit(oneByOne, g.records, { sync: g.sync }));
+  const outcomesOne = [first];
+  for (const id of tenantIds) await store.markDeleted(id, 'order', 103, at(11));
+  outcomesMany.push(await store.commitMany(many, round2));
+  const second = [];
+  for (const g of round2) second.push(await store.commit(oneByOne, g.records, { sync: g.sync }));
+  outcomesOne.push(second);
+
+  assert.deepEqual(outcomesMany, outcomesOne);
+  assert.deepEqual(outcomesMany[1], [['written'], ['written', 'written'], ['stale'], ['written']]);
+  const snapshot = async (id: number) => ({
+    customers: await queryRows(database.db, sql`select customer_number, name, currency, last_updated, synced_at, deleted_at, data from economic_customers where tenant_id = ${id} order by 1`),
+    projects: await queryRows(database.db, sql`select project_number, customer_number, name, synced_at, data from economic_projects where tenant_id = ${id} order by 1`),
+    orders: await queryRows(database.db, sql`select order_number, status, customer_number, project_number, net_amount, last_updated, synced_at, deleted_at, data from economic_orders where tenant_id = ${id} order by 1`),
+    quotes: await queryRows(database.db, sql`select quote_number, status, last_updated, synced_at, data from economic_quotes where tenant_id = ${id} order by 1`),
+    lines: await queryRows(database.db, sql`select document_type, document_number, line_number, description, quantity, synced_at, deleted_at from economic_document_lines where tenant_id = ${id} order by 1, 2, 3`),
+    syncState: await queryRows(database.db, sql`select kind, number, workflow_id, last_outcome, attempts, pending_old_number from sync_state where tenant_id = ${id} order by 1, 2`),
+    changes: await queryRows(database.db, sql`select kind, number, change, old_number, last_updated from economic_changes where tenant_id = ${id} order by cursor`),
+  });
+  const [a, b] = await Promise.all([snapshot(many), snapshot(oneByOne)]);
+  assert.deepEqual(a, b);
+  // What the feed says, spelled out: round 1 created everything; round 2 updated 101 and customer 1 and
+  // brought 103 back; the unchanged 100 and the stale 102 are no change.
+  assert.deepEqual(
+    a.changes.slice(8).map((c) => [c.kind, c.number, c.change].join(' ')),
+    ['order 103 deleted', 'customer 1 updated', 'order 101 updated', 'order 103 created'],
+  );
+  assert.equal(a.lines.filter((l) => l.document_number === 101).length, 1, "101's three old lines replaced by its one new line");
+});
+
+test('commitMany given two observations of one entity writes them one after the other under the version rule', async () => {
+  const [row] = await database.db.insert(tenants).values({ name: 'store-twice' }).returning();
+  const id = row!.id;
+  const older = customerRecord({ customerNumber: 7, name: 'Før', currency: 'DKK', lastUpdated: '2026-11-01T08:00:00.000Z' }, '2026-11-01T08:01:00.000Z');
+  const newer = customerRecord({ customerNumber: 7, name: 'Efter', currency: 'DKK', lastUpdated: '2026-11-01T09:00:00.000Z' }, '2026-11-01T09:01:00.000Z');
+  const outcomes = await store.commitMany(id, [{ records: [newer] }, { records: [older] }]);
+  assert.deepEqual(outcomes, [['written'], ['stale']]);
+  const [stored] = await database.db.select().from(economicCustomers).where(and(eq(economicCustomers.tenantId, id), eq(economicCustomers.customerNumber, 7)));
+  assert.equal(stored?.name, 'Efter');
 });
