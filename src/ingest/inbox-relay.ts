@@ -183,7 +183,9 @@ export function createInboxRelay(options: InboxRelayOptions): InboxRelay {
     return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
   };
 
-  const seqList = (seqs: number[]) => sql.join(seqs.map((s) => sql`${s}`), sql`, `);
+  // One JSON parameter for a batch's seqs, not one each: a batch of 5,000 rows built a 5,000-parameter
+  // statement (~20 ms of the event loop per statement in the burst's profile).
+  const seqList = (seqs: number[]) => sql`select jsonb_array_elements_text(${JSON.stringify(seqs)}::jsonb)::bigint`;
 
   const pass = async (): Promise<{ relayed: number; failed: boolean; more: boolean }> => {
     let failed = false;
