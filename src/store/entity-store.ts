@@ -309,32 +309,34 @@ async function writeRecord(
     .insert(d.table)
     .values({ tenantId, ...updates })
     .onConflictDoUpdate({ target: [d.table.tenantId, d.number], set: updates });
-  if (d.documentType) await insertLines(tx, tenantId, d.documentType, record, lastUpdated, fetchedAt);
+  if (d.documentType) await insertLines(tx, tenantId, d.documentType, record);
   return 'written';
 }
 
+/** A document's lines as rows of economic_document_lines, carrying the document's versions. */
+function lineRows(tenantId: number, documentType: DocumentType, record: EntityRecord) {
+  const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
+  const syncedAt = new Date(record.fetchedAt);
+  return (record.lines ?? []).map((line) => ({
+    tenantId,
+    documentType,
+    documentNumber: record.number,
+    lineNumber: line.lineNumber,
+    description: line.description,
+    productNumber: line.productNumber,
+    quantity: line.quantity,
+    unitNetPrice: line.unitNetPrice,
+    totalNetAmount: line.totalNetAmount,
+    lastUpdated,
+    syncedAt,
+    data: line.data,
+  }));
+}
+
 /** Inserts a document's lines (its old ones were deleted by writeRecord's statement). */
-async function insertLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord, lastUpdated: Date | null, fetchedAt: Date): Promise<void> {
-  const lines = record.lines ?? [];
+async function insertLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord): Promise<void> {
   // Chunks keep each statement well under Postgres' bind-parameter limit.
-  for (let i = 0; i < lines.length; i += 500) {
-    await tx.insert(economicDocumentLines).values(
-      lines.slice(i, i + 500).map((line) => ({
-        tenantId,
-        documentType,
-        documentNumber: record.number,
-        lineNumber: line.lineNumber,
-        description: line.description,
-        productNumber: line.productNumber,
-        quantity: line.quantity,
-        unitNetPrice: line.unitNetPrice,
-        totalNetAmount: line.totalNetAmount,
-        lastUpdated,
-        syncedAt: fetchedAt,
-        data: line.data,
-      })),
-    );
-  }
+  for (const batch of chunks(lineRows(tenantId, documentType, record), 500)) await tx.insert(economicDocumentLines).values(batch);
 }
 
 /** Kinds in the order their rows may be written: what a row references is written before it. */
@@ -420,24 +422,7 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
           .delete(economicDocumentLines)
           .where(and(eq(economicDocumentLines.tenantId, tenantId), eq(economicDocumentLines.documentType, documentType), inArray(economicDocumentLines.documentNumber, batch.map((r) => r.number))));
       }
-      const lines = winners.flatMap((record) => {
-        const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
-        const syncedAt = new Date(record.fetchedAt);
-        return (record.lines ?? []).map((line) => ({
-          tenantId,
-          documentType,
-          documentNumber: record.number,
-          lineNumber: line.lineNumber,
-          description: line.description,
-          productNumber: line.productNumber,
-          quantity: line.quantity,
-          unitNetPrice: line.unitNetPrice,
-          totalNetAmount: line.totalNetAmount,
-          lastUpdated,
-          syncedAt,
-          data: line.data,
-        }));
-      });
+      const lines = winners.flatMap((record) => lineRows(tenantId, documentType, record));
       // 12 columns a line: well under the bind-parameter limit per statement.
       for (const batch of chunks(lines, 2 * ROWS_PER_INSERT)) await tx.insert(economicDocumentLines).values(batch);
     }
