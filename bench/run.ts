@@ -494,6 +494,8 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   reportProfile(`e2e${suffix}`);
   const check = await compareWithFake(ctx.database.db, a.tenantId, a.agreement, refs);
   const temporalCalls = ctx.fake.calls(a.grant).total;
+  // Which calls the syncs made (an order or quote located in a state it is not in costs a 404 first).
+  log(`e-conomic calls by endpoint: ${JSON.stringify(ctx.fake.calls(a.grant).byEndpoint)}`);
   const s = `e2e ${fmt(n)} ev / ${fmt(refs.length)} ent${pace ? ', realistic' : ''}`;
   const perSync = await perSyncRows(ctx, s, tenant, n);
 
