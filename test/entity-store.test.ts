@@ -10,6 +10,7 @@ import { economicCustomers, economicOrders, syncState, tenants } from '../src/db
 import { createEntityStore, unseenRowsQuery, type EntityStore } from '../src/store/entity-store';
 import { customerRecord, documentRecord, projectRecord } from '../src/sync/entity-record';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { countingDatabase } from './helpers/statement-counter';
 
 let database: TestDatabase;
 let store: EntityStore;
@@ -236,4 +237,52 @@ test('commitMany given two observations of one entity writes them one after the 
   assert.deepEqual(outcomes, [['written'], ['stale']]);
   const [stored] = await database.db.select().from(economicCustomers).where(and(eq(economicCustomers.tenantId, id), eq(economicCustomers.customerNumber, 7)));
   assert.equal(stored?.name, 'Efter');
+});
+
+test('commitMany splits a batch of large documents over several statements and still sees each as unchanged on the next run', async () => {
+  const [row] = await database.db.insert(tenants).values({ name: 'store-large' }).returning();
+  const id = row!.id;
+  const fetchedAt = '2026-11-01T10:00:00.000Z';
+  const big = (number: number) =>
+    documentRecord(
+      'order',
+      number,
+      {
+        orderNumber: number,
+        date: '2026-11-01',
+        customer: { customerNumber: 30 },
+        currency: 'DKK',
+        netAmount: 3000,
+        grossAmount: 3750,
+        lastUpdated: '2026-11-01T09:00:00.000Z',
+        // ~600 KB of data each: ten of them are more than one statement carries (4 MB).
+        lines: Array.from({ length: 3000 }, (_, i) => ({ lineNumber: i + 1, description: `Timeregistrering uge ${i % 52} — ${'x'.repeat(120)}`, quantity: 1, unitNetPrice: 1 })),
+      },
+      fetchedAt,
+      'drafts',
+    );
+  const c = customerRecord({ customerNumber: 30, name: 'Stor Kunde', currency: 'DKK', lastUpdated: fetchedAt }, fetchedAt);
+  const groups = Array.from({ length: 10 }, (_, i) => ({ records: [c, big(3000 + i)] }));
+  assert.ok(groups.reduce((n, g) => n + JSON.stringify(g.records[1]?.data).length, 0) > 4 * 1024 * 1024);
+
+  // Counted on a second pool over the same database: how many statements read and wrote the orders.
+  const counter = countingDatabase(database.url);
+  let first;
+  try {
+    const recorded = await counter.record(() => createEntityStore(counter.db).commitMany(id, groups));
+    first = recorded.result;
+    const orderReads = recorded.statements.filter((q) => q.startsWith('select') && q.includes('jsonb_to_recordset') && q.includes('"economic_orders"'));
+    const orderWrites = recorded.statements.filter((q) => q.startsWith('insert into "economic_orders"'));
+    assert.ok(orderReads.length >= 2 && orderWrites.length >= 2, `the orders went in several statements: ${orderReads.length} reads, ${orderWrites.length} upserts`);
+  } finally {
+    await counter.close();
+  }
+  assert.ok(first.every((o) => o.join() === 'written,written'));
+  const [lines] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from economic_document_lines where tenant_id = ${id}`);
+  assert.equal(lines?.n, 30_000);
+  // The same versions fetched later: written again (synced_at moves), but no change for the feed.
+  const later = (r: ReturnType<typeof big>) => ({ ...r, fetchedAt: '2026-11-01T11:00:00.000Z' });
+  await store.commitMany(id, groups.map((g) => ({ records: g.records.map(later) })));
+  const changes = await queryRows<{ change: string; n: number }>(database.db, sql`select change, count(*)::int as n from economic_changes where tenant_id = ${id} group by change`);
+  assert.deepEqual([...changes], [{ change: 'created', n: 11 }]);
 });

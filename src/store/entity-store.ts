@@ -345,9 +345,29 @@ const WRITE_ORDER: readonly EntityKind[] = ['customer', 'project', 'order', 'quo
 /** Most rows one multi-row insert carries (well under Postgres' 65,535 bind parameters at ~20 columns). */
 const ROWS_PER_INSERT = 1000;
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
+/**
+ * Most bytes of entity data one statement of a batch carries: documents with thousands of lines are
+ * megabytes each, and a hundred of them in one parameter would be a 100 MB string in the worker and in
+ * Postgres at once; they go in several statements instead.
+ */
+const BYTES_PER_STATEMENT = 4 * 1024 * 1024;
+
+/** Consecutive runs of `items`, each at most `count` items and (but for a single larger item) `bytes` by `sizeOf`. */
+function chunks<T>(items: readonly T[], count: number, bytes = Infinity, sizeOf: (item: T) => number = () => 0): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const itemSize = sizeOf(item);
+    if (current.length > 0 && (current.length >= count || size + itemSize > bytes)) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += itemSize;
+  }
+  if (current.length > 0) out.push(current);
   return out;
 }
 
@@ -368,20 +388,26 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
     if (ofKind.length === 0) continue;
     const d = descriptor(kind);
     const t = d.table;
-    const incoming = ofKind.map((r) => ({ number: r.number, data: r.data, last_updated: r.lastUpdated ? new Date(r.lastUpdated).toISOString() : null, status: r.status ?? 'draft' }));
+    // Each record's data serialised once: it is compared in the read and sized for the statements.
+    const dataText = new Map(ofKind.map((r) => [r, JSON.stringify(r.data)]));
+    const sizeOf = (r: EntityRecord) => dataText.get(r)?.length ?? 0;
     const sameStatus = d.status ? sql`${d.status} is not distinct from n.status` : sql`true`;
-    const stored = (await tx
-      .select({
-        number: d.number,
-        lastUpdated: t.lastUpdated,
-        syncedAt: t.syncedAt,
-        deletedAt: t.deletedAt,
-        same: sql<boolean>`(${t.data} = n.data and ${t.lastUpdated} is not distinct from n.last_updated and ${sameStatus})`,
-      })
-      .from(t)
-      .innerJoin(sql`jsonb_to_recordset(${JSON.stringify(incoming)}::jsonb) as n(number integer, data jsonb, last_updated timestamptz, status text)`, sql`n.number = ${d.number}`)
-      .where(eq(t.tenantId, tenantId))) as Array<StoredVersion & { number: number; same: boolean }>;
-    const storedOf = new Map(stored.map((row) => [row.number, row]));
+    const storedOf = new Map<number, StoredVersion & { number: number; same: boolean }>();
+    for (const part of chunks(ofKind, ROWS_PER_INSERT, BYTES_PER_STATEMENT, sizeOf)) {
+      const incoming = `[${part.map((r) => `{"number":${r.number},"data":${dataText.get(r) ?? 'null'},"last_updated":${JSON.stringify(r.lastUpdated ? new Date(r.lastUpdated).toISOString() : null)},"status":${JSON.stringify(r.status ?? 'draft')}}`).join(',')}]`;
+      const stored = (await tx
+        .select({
+          number: d.number,
+          lastUpdated: t.lastUpdated,
+          syncedAt: t.syncedAt,
+          deletedAt: t.deletedAt,
+          same: sql<boolean>`(${t.data} = n.data and ${t.lastUpdated} is not distinct from n.last_updated and ${sameStatus})`,
+        })
+        .from(t)
+        .innerJoin(sql`jsonb_to_recordset(${incoming}::jsonb) as n(number integer, data jsonb, last_updated timestamptz, status text)`, sql`n.number = ${d.number}`)
+        .where(eq(t.tenantId, tenantId))) as Array<StoredVersion & { number: number; same: boolean }>;
+      for (const row of stored) storedOf.set(row.number, row);
+    }
     const winners: EntityRecord[] = [];
     for (const record of ofKind) {
       const row = storedOf.get(record.number);
@@ -397,7 +423,7 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
     }
     if (winners.length === 0) continue;
     const columns = getTableColumns(t) as Record<string, { name: string }>;
-    for (const batch of chunks(winners, ROWS_PER_INSERT)) {
+    for (const batch of chunks(winners, ROWS_PER_INSERT, BYTES_PER_STATEMENT, sizeOf)) {
       const rows = batch.map((record) => ({
         tenantId,
         [d.numberKey]: record.number,
