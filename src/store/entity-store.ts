@@ -252,11 +252,37 @@ async function storedVersion(tx: Transaction, d: EntityKindDescriptor, tenantId:
 
 const goneAt = (fetchedAt: Date): Observation => ({ lastUpdated: null, fetchedAt, gone: true });
 
+/** What a record saw of its entity, for the version rule. */
+function observationOf(record: EntityRecord): Observation {
+  return { lastUpdated: record.lastUpdated ? new Date(record.lastUpdated) : null, fetchedAt: new Date(record.fetchedAt) };
+}
+
+/**
+ * The version rule's decision for a record against what is stored, and the change it makes for the feed:
+ * created (no row, or a deleted one), updated (a live row holding something else), none (the same).
+ */
+function decide(record: EntityRecord, stored: (StoredVersion & { same?: boolean }) | undefined): { outcome: CommitOutcome; change?: PendingChange } {
+  const observed = observationOf(record);
+  if (!supersedes(observed, stored)) return { outcome: 'stale' };
+  const change = !stored || stored.deletedAt ? 'created' : stored.same === false ? 'updated' : undefined;
+  return { outcome: 'written', ...(change ? { change: { kind: record.kind, number: record.number, change, lastUpdated: observed.lastUpdated } } : {}) };
+}
+
+/** The columns a record writes to its kind's row (besides the tenant). */
+function rowValues(d: EntityKindDescriptor, record: EntityRecord) {
+  const observed = observationOf(record);
+  return { [d.numberKey]: record.number, lastUpdated: observed.lastUpdated, syncedAt: observed.fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
+}
+
+/** An upsert's `excluded.<column>`: the value the conflicting row would have been inserted with. */
+const excluded = (column: { name: string }) => sql.raw(`excluded."${column.name}"`);
+
 /**
  * The stored version (for the version rule) and, in the same round trip, whether the row already holds
  * what this record would write: same content (jsonb equality ignores key order), status and lastUpdated.
  */
-async function storedVersionAndSameness(tx: Transaction, d: EntityKindDescriptor, tenantId: number, record: EntityRecord, lastUpdated: Date | null): Promise<(StoredVersion & { same: boolean }) | undefined> {
+async function storedVersionAndSameness(tx: Transaction, d: EntityKindDescriptor, tenantId: number, record: EntityRecord): Promise<(StoredVersion & { same: boolean }) | undefined> {
+  const { lastUpdated } = observationOf(record);
   const sameStatus = d.status ? sql`${d.status} is not distinct from ${record.status ?? 'draft'}::text` : sql`true`;
   const [row] = await tx
     .select({
@@ -287,19 +313,15 @@ async function writeRecord(
   alongside: WithSubquery[] = [],
 ): Promise<CommitOutcome> {
   const d = descriptor(record.kind);
-  const fetchedAt = new Date(record.fetchedAt);
-  const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
   // A moved row holds what was seen under the old number, all of it from before the renumbering this
   // record was fetched after (a deletion marked on it was the old number going away): the record replaces it.
   if (!moved) {
-    const stored: (StoredVersion & { same?: boolean }) | undefined = changes
-      ? await storedVersionAndSameness(tx, d, tenantId, record, lastUpdated)
-      : await storedVersion(tx, d, tenantId, record.number);
-    if (!supersedes({ lastUpdated, fetchedAt }, stored)) return 'stale';
-    const change = !stored || stored.deletedAt ? 'created' : stored.same === false ? 'updated' : undefined;
-    if (changes && change) changes.push({ kind: record.kind, number: record.number, change, lastUpdated });
+    const stored = changes ? await storedVersionAndSameness(tx, d, tenantId, record) : await storedVersion(tx, d, tenantId, record.number);
+    const decision = decide(record, stored);
+    if (decision.outcome === 'stale') return 'stale';
+    if (changes && decision.change) changes.push(decision.change);
   }
-  const updates = { [d.numberKey]: record.number, lastUpdated, syncedAt: fetchedAt, deletedAt: null, data: record.data, ...d.values(record) };
+  const updates = rowValues(d, record);
   // A document's lines are replaced with it: the old ones are deleted by this same statement (another
   // table, so no order within the statement matters) and the new ones inserted by the next, which sees
   // the delete.
@@ -335,8 +357,7 @@ function lineRows(tenantId: number, documentType: DocumentType, record: EntityRe
 
 /** Inserts a document's lines (its old ones were deleted by writeRecord's statement). */
 async function insertLines(tx: Transaction, tenantId: number, documentType: DocumentType, record: EntityRecord): Promise<void> {
-  // Chunks keep each statement well under Postgres' bind-parameter limit.
-  for (const batch of chunks(lineRows(tenantId, documentType, record), 500)) await tx.insert(economicDocumentLines).values(batch);
+  for (const batch of chunks(lineRows(tenantId, documentType, record), LINES_PER_INSERT)) await tx.insert(economicDocumentLines).values(batch);
 }
 
 /** Kinds in the order their rows may be written: what a row references is written before it. */
@@ -344,6 +365,9 @@ const WRITE_ORDER: readonly EntityKind[] = ['customer', 'project', 'order', 'quo
 
 /** Most rows one multi-row insert carries (well under Postgres' 65,535 bind parameters at ~20 columns). */
 const ROWS_PER_INSERT = 1000;
+
+/** Most document lines one insert carries: 12 columns a line, well under the bind-parameter limit. */
+const LINES_PER_INSERT = 2000;
 
 /**
  * Most bytes of entity data one statement of a batch carries: documents with thousands of lines are
@@ -394,7 +418,7 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
     const sameStatus = d.status ? sql`${d.status} is not distinct from n.status` : sql`true`;
     const storedOf = new Map<number, StoredVersion & { number: number; same: boolean }>();
     for (const part of chunks(ofKind, ROWS_PER_INSERT, BYTES_PER_STATEMENT, sizeOf)) {
-      const incoming = `[${part.map((r) => `{"number":${r.number},"data":${dataText.get(r) ?? 'null'},"last_updated":${JSON.stringify(r.lastUpdated ? new Date(r.lastUpdated).toISOString() : null)},"status":${JSON.stringify(r.status ?? 'draft')}}`).join(',')}]`;
+      const incoming = `[${part.map((r) => `{"number":${r.number},"data":${dataText.get(r) ?? 'null'},"last_updated":${JSON.stringify(observationOf(r).lastUpdated?.toISOString() ?? null)},"status":${JSON.stringify(r.status ?? 'draft')}}`).join(',')}]`;
       const stored = (await tx
         .select({
           number: d.number,
@@ -410,33 +434,20 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
     }
     const winners: EntityRecord[] = [];
     for (const record of ofKind) {
-      const row = storedOf.get(record.number);
-      const lastUpdated = record.lastUpdated ? new Date(record.lastUpdated) : null;
-      if (!supersedes({ lastUpdated, fetchedAt: new Date(record.fetchedAt) }, row)) {
-        outcomes.set(record, 'stale');
-        continue;
-      }
-      outcomes.set(record, 'written');
+      const decision = decide(record, storedOf.get(record.number));
+      outcomes.set(record, decision.outcome);
+      if (decision.outcome === 'stale') continue;
       winners.push(record);
-      const change = !row || row.deletedAt ? 'created' : row.same === false ? 'updated' : undefined;
-      if (change) changeOf.set(record, { kind, number: record.number, change, lastUpdated });
+      if (decision.change) changeOf.set(record, decision.change);
     }
     if (winners.length === 0) continue;
     const columns = getTableColumns(t) as Record<string, { name: string }>;
     for (const batch of chunks(winners, ROWS_PER_INSERT, BYTES_PER_STATEMENT, sizeOf)) {
-      const rows = batch.map((record) => ({
-        tenantId,
-        [d.numberKey]: record.number,
-        lastUpdated: record.lastUpdated ? new Date(record.lastUpdated) : null,
-        syncedAt: new Date(record.fetchedAt),
-        deletedAt: null,
-        data: record.data,
-        ...d.values(record),
-      }));
+      const rows = batch.map((record) => ({ tenantId, ...rowValues(d, record) }));
       const set = Object.fromEntries(
         Object.keys(rows[0] ?? {})
           .filter((key) => key !== 'tenantId' && key !== d.numberKey)
-          .map((key) => [key, sql.raw(`excluded."${columns[key]?.name ?? key}"`)]),
+          .map((key) => [key, excluded(columns[key] ?? { name: key })]),
       );
       await tx.insert(t).values(rows).onConflictDoUpdate({ target: [t.tenantId, d.number], set });
     }
@@ -449,8 +460,7 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
           .where(and(eq(economicDocumentLines.tenantId, tenantId), eq(economicDocumentLines.documentType, documentType), inArray(economicDocumentLines.documentNumber, batch.map((r) => r.number))));
       }
       const lines = winners.flatMap((record) => lineRows(tenantId, documentType, record));
-      // 12 columns a line: well under the bind-parameter limit per statement.
-      for (const batch of chunks(lines, 2 * ROWS_PER_INSERT)) await tx.insert(economicDocumentLines).values(batch);
+      for (const batch of chunks(lines, LINES_PER_INSERT)) await tx.insert(economicDocumentLines).values(batch);
     }
   }
   if (changes) {
@@ -460,31 +470,6 @@ async function writeRecordsTogether(tx: Transaction, tenantId: number, records: 
     }
   }
   return outcomes;
-}
-
-/** The `synced` outcomes of many syncs in one statement (as syncOutcomeStatement's for each). */
-async function writeSyncedOutcomes(tx: Transaction, rows: ReadonlyArray<{ tenantId: number; kind: EntityKind; number: number; workflowId: string }>): Promise<void> {
-  const now = new Date();
-  // One row per entity: an upsert may not touch a row twice.
-  const unique = [...new Map(rows.map((r) => [lockKey(r.tenantId, r.kind, r.number), r])).values()];
-  for (const batch of chunks(unique, ROWS_PER_INSERT)) {
-    await tx
-      .insert(syncState)
-      .values(batch.map((r) => ({ ...r, lastOutcome: 'synced' as const, lastErrorType: null, lastError: null, lastAttemptAt: now, attempts: 1, lastSuccessAt: now, pendingOldNumber: null })))
-      .onConflictDoUpdate({
-        target: [syncState.tenantId, syncState.kind, syncState.number],
-        set: {
-          workflowId: sql`excluded.workflow_id`,
-          lastOutcome: sql`excluded.last_outcome`,
-          lastErrorType: null,
-          lastError: null,
-          lastAttemptAt: sql`excluded.last_attempt_at`,
-          attempts: sql`${syncState.attempts} + 1`,
-          lastSuccessAt: sql`excluded.last_success_at`,
-          pendingOldNumber: null,
-        },
-      });
-  }
 }
 
 /**
@@ -515,32 +500,47 @@ async function moveRenumbered(tx: Transaction, tenantId: number, record: EntityR
 }
 
 async function writeSyncOutcome(db: Database | Transaction, input: SyncOutcomeRecord): Promise<void> {
-  await syncOutcomeStatement(db, input);
+  await syncOutcomeStatement(db, [input]);
 }
 
-/** The upsert of a sync's outcome into `sync_state`: a statement of its own, or a CTE riding on a record's write. */
-function syncOutcomeStatement(db: Database | Transaction, input: SyncOutcomeRecord) {
+/**
+ * The upsert of syncs' outcomes into `sync_state` (one row per entity): a statement of its own, or a CTE
+ * riding on a record's write; one outcome for a sync, many for a bulk commit.
+ */
+function syncOutcomeStatement(db: Database | Transaction, inputs: readonly SyncOutcomeRecord[]) {
   const now = new Date();
-  const failed = input.outcome === 'failed';
-  const outcome = {
-    workflowId: input.workflowId,
-    lastOutcome: input.outcome,
-    lastErrorType: input.errorType ?? null,
-    lastError: input.error ?? null,
-    lastAttemptAt: now,
-  };
-  // A success applied any pending renumbering (the sync read it); a failure keeps it, or records its own.
-  const pendingOldNumber = failed ? (input.oldNumber ?? null) : null;
+  const rows = inputs.map((input) => {
+    const failed = input.outcome === 'failed';
+    return {
+      tenantId: input.tenantId,
+      kind: input.kind,
+      number: input.number,
+      workflowId: input.workflowId,
+      lastOutcome: input.outcome,
+      lastErrorType: input.errorType ?? null,
+      lastError: input.error ?? null,
+      lastAttemptAt: now,
+      attempts: 1,
+      lastSuccessAt: failed ? null : now,
+      pendingOldNumber: failed ? (input.oldNumber ?? null) : null,
+    };
+  });
   return db
     .insert(syncState)
-    .values({ tenantId: input.tenantId, kind: input.kind, number: input.number, ...outcome, attempts: 1, lastSuccessAt: failed ? null : now, pendingOldNumber })
+    .values(rows)
     .onConflictDoUpdate({
       target: [syncState.tenantId, syncState.kind, syncState.number],
       set: {
-        ...outcome,
+        workflowId: excluded(syncState.workflowId),
+        lastOutcome: excluded(syncState.lastOutcome),
+        lastErrorType: excluded(syncState.lastErrorType),
+        lastError: excluded(syncState.lastError),
+        lastAttemptAt: excluded(syncState.lastAttemptAt),
         attempts: sql`${syncState.attempts} + 1`,
-        lastSuccessAt: failed ? sql`${syncState.lastSuccessAt}` : now,
-        pendingOldNumber: failed ? sql`coalesce(${pendingOldNumber}::integer, ${syncState.pendingOldNumber})` : null,
+        // A failure keeps the last success; a success applied any pending renumbering (the sync read it),
+        // a failure keeps it, or records its own.
+        lastSuccessAt: sql`coalesce(${excluded(syncState.lastSuccessAt)}, ${syncState.lastSuccessAt})`,
+        pendingOldNumber: sql`case when ${excluded(syncState.lastOutcome)} = 'failed' then coalesce(${excluded(syncState.pendingOldNumber)}, ${syncState.pendingOldNumber}) end`,
       },
     });
 }
@@ -726,7 +726,7 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
         const changes: PendingChange[] = [];
         const outcome: SyncOutcomeRecord | undefined = options.sync && { tenantId, kind: entity.kind, number: entity.number, workflowId: options.sync.workflowId, outcome: 'synced' };
         // The sync's outcome rides on the entity's own write (one round trip less); a stale entity has none.
-        const withOutcome = outcome ? [tx.$with('sync_outcome').as(syncOutcomeStatement(tx, outcome))] : [];
+        const withOutcome = outcome ? [tx.$with('sync_outcome').as(syncOutcomeStatement(tx, [outcome]))] : [];
         for (const record of records) {
           const moved = record === entity && renumberedFrom !== undefined && (await moveRenumbered(tx, tenantId, entity, renumberedFrom, changes));
           outcomes.push(await writeRecord(tx, tenantId, record, feed ? changes : undefined, moved, record === entity ? withOutcome : []));
@@ -766,11 +766,13 @@ export function createEntityStore(db: Database, storeOptions: EntityStoreOptions
           for (const record of unique) written.set(record, await writeRecord(tx, tenantId, record, feed ? changes : undefined));
         }
         const result = groups.map((group) => group.records.map((record) => written.get(record) as CommitOutcome));
-        const outcomes = groups.flatMap((group) => {
+        const outcomes = new Map<string, SyncOutcomeRecord>();
+        for (const group of groups) {
           const entity = group.records.at(-1);
-          return group.sync && entity ? [{ tenantId, kind: entity.kind, number: entity.number, workflowId: group.sync.workflowId }] : [];
-        });
-        if (outcomes.length > 0) await writeSyncedOutcomes(tx, outcomes);
+          // One row per entity: an upsert may not touch a row twice.
+          if (group.sync && entity) outcomes.set(lockKey(tenantId, entity.kind, entity.number), { tenantId, kind: entity.kind, number: entity.number, workflowId: group.sync.workflowId, outcome: 'synced' });
+        }
+        for (const batch of chunks([...outcomes.values()], ROWS_PER_INSERT)) await syncOutcomeStatement(tx, batch);
         if (feed) await appendChanges(tx, tenantId, changes);
         return result;
       }));
