@@ -337,9 +337,10 @@ function reportProfile(scenario: string): void {
 
 /**
  * Acceptance runs on a Temporal dev server and a database of its own. It leaves tens of thousands of
- * events behind: in the inbox, which the next scenario's service would relay first (its relay takes every
- * queued row, oldest first), and as started entity workflows that no worker runs, whose tasks the dev
- * server (one history shard) would still be working through. Either delayed the next scenario by minutes.
+ * events behind: in the inbox, which the next scenario's service would relay beside its own (each relay
+ * batch shared between the two tenants), and as started entity workflows that no worker runs, whose tasks
+ * the dev server (one history shard) would still be working through. Either delayed the next scenario by
+ * minutes, when the relay still took every queued row oldest first.
  */
 async function acceptance(shared: Ctx): Promise<void> {
   const [temporal, database] = await Promise.all([startLocalTemporal(), createTestDatabase('es_bench_accept')]);
@@ -493,9 +494,10 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   }
   reportProfile(`e2e${suffix}`);
   const check = await compareWithFake(ctx.database.db, a.tenantId, a.agreement, refs);
-  const temporalCalls = ctx.fake.calls(a.grant).total;
+  const calls = ctx.fake.calls(a.grant);
+  const temporalCalls = calls.total;
   // Which calls the syncs made (an order or quote located in a state it is not in costs a 404 first).
-  log(`e-conomic calls by endpoint: ${JSON.stringify(ctx.fake.calls(a.grant).byEndpoint)}`);
+  log(`e-conomic calls by endpoint: ${JSON.stringify(calls.byEndpoint)}`);
   const s = `e2e ${fmt(n)} ev / ${fmt(refs.length)} ent${pace ? ', realistic' : ''}`;
   const perSync = await perSyncRows(ctx, s, tenant, n);
 
