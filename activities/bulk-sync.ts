@@ -30,6 +30,8 @@ import { dependencyMemo, dropUnreadable, resolveDependencies } from './resolve-d
 
 /** Entities per commit transaction: large enough to amortise the commit, small enough to hold few locks long. */
 export const BULK_COMMIT_BATCH = 100;
+/** Entities per commit once the page's last fetches are in flight. */
+const TAIL_BATCH = 10;
 
 /** Failures that concern the entity alone: it goes the entity workflow's way. Anything else ends the page. */
 const HANDED_OVER = new Set<string>([FAILURE_TYPES.transient, FAILURE_TYPES.forbidden, FAILURE_TYPES.badRequest]);
@@ -115,6 +117,8 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
   let committing = Promise.resolve();
   let commitFailure: { err: unknown } | undefined;
   let stopped = false;
+  // Fetches started: once all have, the page's last fetches are in flight (its tail).
+  let started = 0;
   const enqueue = (batch: Fetched[]) => {
     committing = committing.then(async () => {
       if (commitFailure) return;
@@ -128,6 +132,7 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
   try {
     await eachLimited(input.numbers, input.concurrency, async (number) => {
       if (commitFailure) throw commitFailure.err;
+      started += 1;
       const fetchedAt = new Date().toISOString();
       try {
         const record = await session.run((client) => readEntity(client, store, tenantId, kind, number, fetchedAt, input.stateHint), kind);
@@ -139,7 +144,10 @@ export async function bulkSync(session: EconomicSession, store: EntityStore, inp
         dropUnreadable(record, resolved.unreadable);
         if (stopped) return;
         pending.push({ number, records: [...resolved.records, record] });
-        if (pending.length >= batchSize) {
+        // In the page's tail, smaller batches: what is left to commit after the last fetch (the next page
+        // or scope waits for it) is a few entities, not a whole batch.
+        const tail = started >= input.numbers.length;
+        if (pending.length >= (tail ? Math.min(batchSize, TAIL_BATCH) : batchSize)) {
           enqueue(pending);
           pending = [];
         }

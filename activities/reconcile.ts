@@ -17,7 +17,8 @@
 // more than `maxDeleteShare` of the tenant's live rows deleted, it signals none of them and reports why.
 //
 // Memory is bounded by two pages (the one being synced, and the next, listed meanwhile so the fetches do
-// not wait for a listing call): a page is compared with the rows of exactly its numbers, and for
+// not wait for a listing call; after a scope's last page, the next scope's first, kept for its activity
+// on this worker: docs/architecture.md, "Reconciliation's bulk lane"): a page is compared with the rows of exactly its numbers, and for
 // "Postgres has it, e-conomic no longer does" the numbers seen are written to `reconcile_seen` and the
 // leftovers found in Postgres (a primary-key probe per stored row: src/store/entity-store.ts, unseenRowsQuery),
 // read back in batches. Every page heartbeats a cursor
@@ -84,6 +85,10 @@ const ORPHAN_BATCH = 500;
 /** The run's progress on the tenant's row is written at most this often (and on each activity's first page). */
 const PROGRESS_EVERY_MS = 5_000;
 const SEEN_KEPT_MS = 2 * 24 * 3600_000;
+/** A next scope's first page, listed ahead, is used only this fresh; older, the scope lists it again. */
+const LISTED_AHEAD_TTL_MS = 60_000;
+/** Next-scope listings held at once per worker (one per tenant reconciling here, in practice). */
+const LISTED_AHEAD_MAX = 32;
 
 /** One listed entity, reduced to what the comparison needs. */
 interface Listed {
@@ -98,6 +103,14 @@ interface ListedPage {
   results?: number;
   nextSkipPages?: number;
   nextProjectCursor?: string;
+}
+
+/** The run's next scope, as listed ahead by the scope before it: its starting cursor and first page. */
+interface ListedAhead {
+  full: boolean;
+  pageSize: number;
+  at: number;
+  listing: Promise<{ cursor: ScopeCursor; first: IteratorResult<ListedPage> }>;
 }
 
 interface ScopeDef {
@@ -184,6 +197,8 @@ export interface ReconcileScopeInput extends TenantRef {
   deletionCandidates?: number;
   /** Where the scope is in its run, for the progress on the tenant's row. */
   position?: { scopeIndex: number; scopeCount: number; checkedBefore: number };
+  /** The run's next scope: its first page is listed while this scope's last page is synced (see `nextScopeListings`). */
+  nextScope?: ReconcileScope;
   options?: ReconcileOptions;
 }
 
@@ -214,6 +229,44 @@ function needsSync(item: Listed, row: StoredEntity | undefined, status: Document
 
 export function createReconcileActivities(deps: ReconcileDeps) {
   const { store, reconcileStore } = deps;
+  // Scopes run one activity after another, and each began with its listing call (one e-conomic latency,
+  // ~0.15 s, with nothing else in flight). So the scope that lists its last page starts the next scope's
+  // listing, and the next scope's activity takes it from here when it runs on this worker (on another
+  // worker it lists as before: one listing call spent twice). Keyed by tenant, run and scope.
+  const nextScopeListings = new Map<string, ListedAhead>();
+  const aheadKey = (input: Pick<ReconcileScopeInput, 'tenantId' | 'runId'>, scope: ReconcileScope) => `${input.tenantId}/${input.runId}/${scope}`;
+
+  /** Lists the first page of the run's next scope, from its own fresh cursor (its scan starts now, before the listing). */
+  function listNextScope(input: ReconcileScopeInput, session: EconomicSession, pageSize: number): void {
+    const next = input.nextScope;
+    // A kind e-conomic refuses us is skipped without a call (activities/forbidden-kinds.ts).
+    if (!next || session.isForbidden(SCOPES[next].kind)) return;
+    const now = Date.now();
+    for (const [key, entry] of nextScopeListings) if (now - entry.at > LISTED_AHEAD_TTL_MS || nextScopeListings.size >= LISTED_AHEAD_MAX) nextScopeListings.delete(key);
+    const nextInput: ReconcileScopeInput = { ...input, scope: next, cursor: undefined, nextScope: undefined };
+    const listing = (async () => {
+      const cursor = await startCursor(nextInput, input.options?.overlapMs ?? DEFAULT_OVERLAP_MS);
+      const pages = SCOPES[next].list(session.client, { filter: cursor.filter, skipPages: 0, pageSize })[Symbol.asyncIterator]();
+      return { cursor, first: await session.run(() => pages.next()) };
+    })();
+    // A failed listing is met by the next scope, which then lists for itself.
+    listing.catch(() => undefined);
+    nextScopeListings.set(aheadKey(input, next), { full: input.full, pageSize, at: now, listing });
+  }
+
+  /** The listing the scope before this one made for it, if this worker has it fresh and it succeeded. */
+  async function takeListedAhead(input: ReconcileScopeInput, pageSize: number): Promise<{ cursor: ScopeCursor; first: IteratorResult<ListedPage> } | undefined> {
+    const key = aheadKey(input, input.scope);
+    const entry = nextScopeListings.get(key);
+    if (!entry) return undefined;
+    nextScopeListings.delete(key);
+    if (entry.full !== input.full || entry.pageSize !== pageSize || Date.now() - entry.at > LISTED_AHEAD_TTL_MS) return undefined;
+    try {
+      return await entry.listing;
+    } catch {
+      return undefined;
+    }
+  }
 
   async function startCursor(input: ReconcileScopeInput, overlapMs: number): Promise<ScopeCursor> {
     const def = SCOPES[input.scope];
@@ -352,10 +405,10 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       const pageSize = input.options?.pageSize ?? 1000;
       const bothWays = comparesBothWays(input.scope, input.full);
       const resumed = ctx.info.heartbeatDetails as ScopeCursor | undefined;
-      let cursor: ScopeCursor =
-        resumed && resumed.runId === input.runId && resumed.scope === input.scope
-          ? resumed
-          : (input.cursor ?? (await startCursor(input, input.options?.overlapMs ?? DEFAULT_OVERLAP_MS)));
+      const resuming = resumed && resumed.runId === input.runId && resumed.scope === input.scope;
+      // A fresh scope whose first page the scope before it listed: that page is this attempt's first listing call.
+      const ahead0 = resuming || input.cursor ? undefined : await takeListedAhead(input, pageSize);
+      let cursor: ScopeCursor = resuming ? resumed : (input.cursor ?? ahead0?.cursor ?? (await startCursor(input, input.options?.overlapMs ?? DEFAULT_OVERLAP_MS)));
       // Work counts into a copy; the heartbeat always carries the last completed position and its counts,
       // so a resumed attempt neither skips nor double-counts a page.
       const counts: ScopeCounts = { ...cursor.counts };
@@ -381,14 +434,16 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       try {
         if (cursor.phase === 'list') {
           const session = await deps.access.open(input, ctx.cancellationSignal, { priority: 'reconcile' });
-          const pages = def.list(session.client, { filter: cursor.filter, skipPages: cursor.skipPages, projectCursor: cursor.projectCursor, pageSize })[Symbol.asyncIterator]();
+          // After a page listed ahead, the listing goes on from the page after it.
+          const from = ahead0 && !ahead0.first.done ? { skipPages: ahead0.first.value.nextSkipPages, projectCursor: ahead0.first.value.nextProjectCursor } : cursor;
+          const pages = def.list(session.client, { filter: cursor.filter, skipPages: from.skipPages, projectCursor: from.projectCursor, pageSize })[Symbol.asyncIterator]();
           const list = () => session.run(() => pages.next());
-          let calls = 0;
+          let calls = ahead0 ? 1 : 0;
           // The next page's listing, started while this page's entities are fetched and committed (one
           // ahead, never more: at most two pages in memory). Only the heartbeat's cursor says how far the
           // scope got, and it moves after a page's commits, so a listed-ahead page that is never synced
           // (the attempt failed, or handed back) is listed again by the next attempt.
-          let ahead: Promise<IteratorResult<ListedPage>> | undefined;
+          let ahead: Promise<IteratorResult<ListedPage>> | undefined = ahead0 ? Promise.resolve(ahead0.first) : undefined;
           let previousItems = 0;
           for (;;) {
             let next;
@@ -437,6 +492,9 @@ export function createReconcileActivities(deps: ReconcileDeps) {
               // Its failure is met when this page is done, or never (this page failed first).
               ahead.catch(() => undefined);
             }
+            // The scope's last page: the next scope's listing goes out while this page is synced, if the
+            // run's listing calls allow one more (this attempt's allowance is what the run has left, at most).
+            if (!more && calls < input.maxPages) listNextScope(input, session, pageSize);
             let toWorkflow;
             try {
               toWorkflow = [...routed.toWorkflow, ...(await syncInBulk(input, session, def.kind, routed.bulk, counts))];

@@ -5,13 +5,14 @@
 // that fails mid-scope (a 429 on a fetch) is retried from its heartbeat cursor without losing or
 // double-counting an entity; booked invoices re-check their candidate drafts once per page, each draft
 // fetched once, and a failed re-check hands the invoices that named the draft to their entity workflows.
-// Commits stream behind the fetches: a 429 mid-page keeps what was committed before it.
+// Commits stream behind the fetches: a 429 mid-page keeps what was committed before it. A scope's last
+// page is synced while the next scope's first page is listed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { queryRows } from '../src/db/client';
-import { economicDraftInvoices, syncState } from '../src/db/schema';
+import { economicDraftInvoices, reconcileState, syncState } from '../src/db/schema';
 import { entityWorkflowId } from '../src/shared/entities';
 import { RECONCILE_WORKFLOW_TYPE } from '../src/shared/reconcile';
 import { entityChange } from '../src/shared/sync-signals';
@@ -169,6 +170,46 @@ test('a 429 on a fetch mid-scope: the retried attempt resumes at the heartbeat c
   assert.deepEqual(listed.slice(0, 3), [0, 1, 2]);
   assert.deepEqual([0, 1, 2, 3].map(times), [1, 1, 1, 2], 'the interrupted page listed again, nothing before it');
   assert.ok(times(4) >= 1 && times(4) <= 2 && listed.length === 5 + times(4), `listed ${listed.join(', ')}`);
+});
+
+test("the next scope's first page is listed while the last page of the scope before it is synced; its watermark is from before that listing", async () => {
+  const t = await h.createTenant('list-ahead');
+  seedAgreement(t.agreement, { customers: 4, projects: 3, ordersPerState: 2, quotesPerState: 2, draftInvoices: 2, bookedInvoices: 2, linesPerDocument: 1, seed: 5 });
+  h.fake.resetCalls();
+  // The customer scope's fetches wait until the project listing has come in: without the listing ahead,
+  // the project scope would list only after the customer scope ended, and this would wait in vain.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  h.fake.faults.inject({ agreement: t.grantToken, path: /^\/customers\/\d+$/, times: 4, kind: 'held', until: released });
+  const projectListings = () => h.fake.callLog.filter((c) => c.agreement === t.grantToken && c.endpoint === '/Projects');
+  const run = h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
+    workflowId: `reconcile/${t.name}/ahead`,
+    taskQueue: h.reconcileTaskQueue,
+    args: [{ tenantId: t.id, tenant: t.name, mode: 'full' }],
+  });
+  let listedAt: number;
+  try {
+    listedAt = (await waitFor('the project listing while customers are still being fetched', () => projectListings()[0], 20_000)).time;
+    assert.equal(
+      h.fake.callLog.filter((c) => c.agreement === t.grantToken && /^\/customers\/\d+$/.test(c.path) && c.status === 200).length,
+      0,
+      'no customer fetch had been answered yet',
+    );
+  } finally {
+    release();
+  }
+  const summary = await run;
+  await assertTenantConverged(h.database.db, t);
+  assert.equal(summary.failed, 0);
+  assert.equal(summary.bulk, 4 + 3 + 2 * 3 * 2 + 2 + 2, 'everything committed in bulk');
+  // The page listed ahead is the project scope's listing: listed once, not again by its own activity.
+  assert.equal(projectListings().length, 1);
+  const listingCalls = h.fake.callLog.filter((c) => c.agreement === t.grantToken && !/\/\d+$/.test(c.path) && c.path !== '/self');
+  assert.equal(listingCalls.length, summary.listCalls, `every listing call is counted once: ${listingCalls.map((c) => c.path).join(', ')}`);
+  // The project scope's scan began before its (early) listing: the next incremental run lists from there.
+  const [state] = await h.database.db.select().from(reconcileState).where(and(eq(reconcileState.tenantId, t.id), eq(reconcileState.scope, 'project')));
+  assert.ok(state?.watermark, 'the project scope recorded its watermark');
+  assert.ok(state.watermark.getTime() <= listedAt, `watermark ${state.watermark.toISOString()} is not after the listing at ${new Date(listedAt).toISOString()}`);
 });
 
 /** Runs one scope of a full run in a mock activity context, entity workflows going to the undrained queue. */

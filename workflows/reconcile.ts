@@ -155,6 +155,7 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
         replyTo: wait ? workflowInfo().workflowId : undefined,
         deletionCandidates: progress.deletionCandidates ?? 0,
         position: { scopeIndex: progress.scopeIndex, scopeCount: progress.scopes.length, checkedBefore: checkedBefore(progress, scope) },
+        nextScope: progress.scopes[progress.scopeIndex + 1],
         options,
       });
     } catch (err) {
