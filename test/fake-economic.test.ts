@@ -258,9 +258,8 @@ void describe('fake e-conomic: pacing faults', () => {
 });
 
 void describe('seed', () => {
-  void it('builds 100,000 documents quickly, with valid references', async () => {
+  void it('builds 100,000 documents with valid references', async () => {
     const a = fake.addAgreement({ grantToken: 'seed-big' });
-    const started = Date.now();
     const s = seedAgreement(a, {
       customers: 500,
       projects: 1000,
@@ -270,8 +269,6 @@ void describe('seed', () => {
       bookedInvoices: 20_000,
       linesPerDocument: 2,
     });
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed < 10_000, `seeding took ${elapsed} ms`);
     assert.equal(a.orders.sent.size, 10_000);
     assert.equal(a.quotes.archived.size, 10_000);
     assert.equal(a.bookedInvoices.size, 20_000);

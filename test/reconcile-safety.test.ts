@@ -59,7 +59,7 @@ async function liveCustomers(t: TestTenant): Promise<Map<number, string | null>>
   return new Map(rows.map((r) => [r.customerNumber, r.name]));
 }
 
-test('50 tenants reconciling at the same moment while webhooks for another tenant still sync within seconds', async () => {
+test('50 tenants reconciling at the same moment while webhooks for another tenant sync before any of the runs ends', async () => {
   const tenants: TestTenant[] = [];
   for (let i = 0; i < 50; i++) {
     const t = await h.createTenant(`many-${i}`);
@@ -88,7 +88,10 @@ test('50 tenants reconciling at the same moment while webhooks for another tenan
   await Promise.all(webhooks.map((w) => w.result()));
   const webhookMs = Date.now() - started;
   assert.deepEqual([...(await liveCustomers(other)).values()].sort(), ['Webhook 1 ApS', 'Webhook 2 ApS', 'Webhook 3 ApS']);
-  assert.ok(webhookMs < 10_000, `webhook syncs took ${webhookMs} ms while 50 tenants reconciled`);
+  // Not queued behind the reconciliations: every one of the 50 runs is still under way (each awaits its
+  // failing entity until its 8 s entity timeout) when the webhooks' syncs have ended.
+  const states = await Promise.all(handles.map(async (hd) => (await hd.describe()).status.name));
+  assert.deepEqual(states.filter((st) => st !== 'RUNNING'), [], `webhook syncs took ${webhookMs} ms; runs already ended: ${states.filter((st) => st !== 'RUNNING').length}`);
 
   const summaries = await Promise.all(handles.map((hd) => hd.result()));
   let healthy = 0;
