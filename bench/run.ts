@@ -456,6 +456,35 @@ async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: n
   return { costs: { ...c }, rows: out };
 }
 
+/**
+ * Where an e2e run's time went, in ms from its first webhook (p50/p90/p99/max): when the events arrived,
+ * when the relay handed the inboxed ones to Temporal, when each entity's last sync ran and its workflow
+ * closed. A gap between "relayed" and "last sync" is the worker's backlog, not the webhook path's.
+ */
+async function e2eTimeline(ctx: Ctx, tenant: string, tenantId: number, startedAt: number, answeredMs: number): Promise<Record<string, string>> {
+  const pct = (xs: number[]) => {
+    const v = [...xs].sort((x, y) => x - y);
+    return [0.5, 0.9, 0.99, 1].map((q) => Math.round((v[Math.min(v.length - 1, Math.floor(q * v.length))] ?? NaN) - startedAt)).join('/');
+  };
+  const closed: number[] = [];
+  for await (const w of ctx.client.workflow.list({ query: `EconomicTenant = "${tenant}"` })) if (w.closeTime) closed.push(w.closeTime.getTime());
+  const syncs = await queryRows<{ ms: number }>(ctx.database.db, sql`select extract(epoch from last_attempt_at) * 1000 as ms from sync_state where tenant_id = ${tenantId}`);
+  const events = await queryRows<{ received: number; relayed: number | null }>(
+    ctx.database.db,
+    sql`select extract(epoch from received_at) * 1000 as received, extract(epoch from relayed_at) * 1000 as relayed from sync_events where tenant_id = ${tenantId}`,
+  );
+  const relayed = events.filter((e) => e.relayed !== null).map((e) => Number(e.relayed));
+  const out = {
+    answered: String(Math.round(answeredMs)),
+    received: pct(events.map((e) => Number(e.received))),
+    relayed: relayed.length > 0 ? pct(relayed) : 'none (all signalled directly)',
+    lastSync: pct(syncs.map((r) => Number(r.ms))),
+    workflowClosed: pct(closed),
+  };
+  log(`  timeline, ms from the first webhook (p50/p90/p99/max): received ${out.received}; relayed from the inbox ${out.relayed}; each entity's last sync ${out.lastSync}; its workflow closed ${out.workflowClosed}`);
+  return out;
+}
+
 async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   const events = num('BENCH_E2E_EVENTS', 10_000);
   const entities = Math.min(events, num('BENCH_E2E_ENTITIES', 2_000));
@@ -476,6 +505,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   let temporalMs = NaN;
   let sent: Awaited<ReturnType<typeof sendWebhooks>> | undefined;
   let complete = false;
+  let timeline: Record<string, string> | undefined;
   const committed = async () => `${fmt(await countPresent(ctx.database.db, a.tenantId, refs))}/${fmt(refs.length)} entities committed, ${fmt(ctx.fake.calls(a.grant).total)} e-conomic calls`;
   try {
     log(`e2e via Temporal${pace ? ' (realistic e-conomic)' : ''}: ${fmt(n)} webhooks over ${fmt(refs.length)} entities, ${concurrency} sockets (load ${load()})`);
@@ -489,6 +519,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     log(`  all answered after ${fmt(sent.ms / 1000, 1)} s: ${JSON.stringify(sent.counts)}`);
     complete = await waitUntil('every row committed', () => syncedAndIdle(ctx, tenant, a.tenantId, refs), timeoutS('BENCH_E2E_TIMEOUT_S', 900, refs.length, 0.5) * 1000, 250, committed);
     temporalMs = performance.now() - started;
+    timeline = await e2eTimeline(ctx, tenant, a.tenantId, Date.now() - temporalMs, sent.ms);
   } finally {
     await service.stop();
   }
@@ -529,7 +560,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     entities: refs.length,
     concurrency,
     ...(pace ? { pace, floorMs, inlineFloorMs } : {}),
-    temporal: { ms: temporalMs, complete, answered: sent?.counts, webhookMs: sent?.ms, calls: temporalCalls, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } },
+    temporal: { ms: temporalMs, complete, answered: sent?.counts, webhookMs: sent?.ms, calls: temporalCalls, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) }, timeline },
     perSync: perSync.costs,
     inline: { ms: inlineSent.ms, answered: inlineSent.counts, calls: inlineCalls, check: { ...inlineCheck, missing: inlineCheck.missing.length, mismatched: inlineCheck.mismatched.slice(0, 10) } },
   };
