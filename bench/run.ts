@@ -37,7 +37,7 @@ import { createTestDatabase, type TestDatabase } from '../test/helpers/database'
 import { SOURCE_SCRIPT, startTemporalCluster } from '../test/helpers/temporal-cluster';
 import { emitWebhooks, seedAgreement, startFakeEconomic, type FakeAgreement, type FakeEconomic, type SeedResult } from '../test/fake-economic';
 import { changeFeedCost } from './changefeed';
-import { startServerChild } from './lib/child';
+import { imageNodeFlags, startServerChild } from './lib/child';
 import { entityHistoryCosts, noneRunning, reconcileHistoryCosts } from './lib/history';
 import { apiFloorMs, describePace, paceFromEnv, type Pace } from './lib/pace';
 import { plainCopy } from './lib/plain-copy';
@@ -982,7 +982,7 @@ async function changefeed(ctx: Ctx): Promise<void> {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  log(`machine: ${machineLine()}, load ${load()}; scale ${SCALE}${PACE ? `; realistic e-conomic: ${describePace(PACE)}` : ''}`);
+  log(`machine: ${machineLine()}, load ${load()}; scale ${SCALE}; servers run with the image's node flags ${imageNodeFlags().join(' ') || '(none)'}${PACE ? `; realistic e-conomic: ${describePace(PACE)}` : ''}`);
   const [temporal, database, fake] = await Promise.all([startLocalTemporal(), createTestDatabase('es_bench'), startFakeEconomic({ logCalls: false })]);
   const connection = await Connection.connect({ address: temporal.address });
   const ctx: Ctx = { temporal, client: new Client({ connection, namespace: temporal.namespace }), database, fake, secretsKeyHex: randomBytes(32).toString('hex') };
@@ -1012,7 +1012,7 @@ async function main(): Promise<void> {
   const results = {
     startedAt: startedAt.toISOString(),
     durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loads },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, nodeFlags: imageNodeFlags(), loadavg: loads },
     scale: SCALE,
     knobs: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BENCH_'))),
     ...(PACE ? { realistic: PACE } : {}),

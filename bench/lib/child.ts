@@ -26,8 +26,19 @@ function childLog(mode: string): 'ignore' | number {
   return openSync(path.join(dir, `${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`), 'a');
 }
 
+/**
+ * The node flags the image's command runs the service with (the Dockerfile's CMD, e.g. its heap limit:
+ * docs/production.md), so every server here runs as in production, the baselines included.
+ */
+export function imageNodeFlags(): string[] {
+  const dockerfile = readFileSync(path.join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
+  const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1];
+  if (!cmd) throw new Error('the Dockerfile has no CMD in exec form');
+  return (JSON.parse(cmd) as string[]).slice(1).filter((arg) => arg.startsWith('--'));
+}
+
 export async function startServerChild(mode: 'service' | 'bare' | 'inline', env: Record<string, string>, options: { cpuProfDir?: string } = {}): Promise<ServerChild> {
-  const execArgv = ['--import', 'tsx'];
+  const execArgv = [...imageNodeFlags(), '--import', 'tsx'];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const child = fork(path.join(__dirname, '..', 'server-main.ts'), [], {
     execArgv,
