@@ -312,8 +312,12 @@ async function rawSignals(ctx: Ctx, taskQueue: string, concurrency: number, seco
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { rps: latencies.length / elapsed, p50: pct(50), p99: pct(99), total: latencies.length, errors };
+  return { rps: latencies.length / elapsed, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), total: latencies.length, errors };
+}
+
+/** The q-quantile (0..1) of ascending values, by rank; NaN when there are none. */
+function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
 /** `BENCH_CPU_PROF=1`: the scenario's service process writes a V8 CPU profile (bench/profiles). */
@@ -464,7 +468,7 @@ async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: n
 async function e2eTimeline(ctx: Ctx, tenant: string, tenantId: number, startedAt: number, answeredMs: number): Promise<Record<string, string>> {
   const pct = (xs: number[]) => {
     const v = [...xs].sort((x, y) => x - y);
-    return [0.5, 0.9, 0.99, 1].map((q) => Math.round((v[Math.min(v.length - 1, Math.floor(q * v.length))] ?? NaN) - startedAt)).join('/');
+    return [0.5, 0.9, 0.99, 1].map((q) => Math.round(percentile(v, q) - startedAt)).join('/');
   };
   const closed: number[] = [];
   for await (const w of ctx.client.workflow.list({ query: `EconomicTenant = "${tenant}"` })) if (w.closeTime) closed.push(w.closeTime.getTime());
