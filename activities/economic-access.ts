@@ -60,7 +60,7 @@ export interface EconomicAccessDeps {
   callCounter: CallCounter;
   entities?: EntityNotifier;
   /** Where binding decisions are logged (never a token); the activity context's logger by default. */
-  log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
+  log?: (level: 'debug' | 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
 }
 
 export interface TenantRef {
@@ -97,7 +97,7 @@ export function kindOfResource(resource: string): EntityKind | undefined {
   return undefined;
 }
 
-function defaultLog(level: 'info' | 'warn', message: string, fields: Record<string, unknown>): void {
+function defaultLog(level: 'debug' | 'info' | 'warn', message: string, fields: Record<string, unknown>): void {
   try {
     activityLog[level](message, fields);
   } catch {
@@ -107,6 +107,9 @@ function defaultLog(level: 'info' | 'warn', message: string, fields: Record<stri
 
 export function createEconomicAccess(deps: EconomicAccessDeps) {
   const log = deps.log ?? defaultLog;
+  // The candidate verifications this worker's syncs are running, by tenant: another sync of the tenant
+  // that finds no usable grant waits for it here (in another worker it is retried: candidateBeingVerified).
+  const verifications = new Map<number, Promise<void>>();
   const budget: CallBudget = createCallBudget(deps.db, { dailyCalls: deps.economic.dailyCallBudget, reconcileReserveShare: deps.economic.reconcileReserveShare });
   const clientFor = (ref: TenantRef, token: string, signal?: AbortSignal, gate?: ReturnType<CallBudget['gate']>) =>
     createEconomicClient({
@@ -192,8 +195,18 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
       let healed = false;
       // One statement: the candidates this sync claims, the grant and the forbidden kinds.
       const opening = await openGrant(deps.db, deps.secretBox, ref.tenantId);
-      for (const candidate of opening.claimed) {
-        if (await verifyCandidate(ref, candidate, signal)) healed = true;
+      if (opening.claimed.length > 0) {
+        const verifying = (async () => {
+          for (const candidate of opening.claimed) {
+            if (await verifyCandidate(ref, candidate, signal)) healed = true;
+          }
+        })();
+        verifications.set(ref.tenantId, verifying);
+        try {
+          await verifying;
+        } finally {
+          if (verifications.get(ref.tenantId) === verifying) verifications.delete(ref.tenantId);
+        }
       }
       // A verified candidate changed the grant: read it as it is now.
       let grant = opening.claimed.length > 0 ? await loadGrant(deps.db, deps.secretBox, ref.tenantId) : opening.grant;
@@ -206,6 +219,18 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
         }
       }
       if (healed) await resyncRefused(ref);
+      // A sync of this worker is verifying a new token of the tenant (a tenant's first webhooks arrive in a
+      // burst, each with the token): wait for that one call and read the grant it left, rather than fail and
+      // be retried a second later as a failed activity in the Temporal UI.
+      const inFlight = verifications.get(ref.tenantId);
+      if ((!grant?.token || grant.status === 'broken') && inFlight) {
+        log('debug', 'waiting for the new grant token another sync of this worker is verifying', { tenant: ref.tenant });
+        if (!(await inFlight.then(() => true, () => false))) {
+          // e-conomic did not answer that sync's GET /self: the token is still a candidate, tried again on retry.
+          throw ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
+        }
+        grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
+      }
       if (!grant?.token || grant.status === 'broken') {
         if (await candidateBeingVerified(deps.db, ref.tenantId)) {
           // Another sync is verifying a new token right now: retry shortly rather than fail on the old state.
