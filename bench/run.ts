@@ -224,6 +224,17 @@ async function sendWebhooks(url: string, key: string, grant: string, refs: reado
   return { ms: performance.now() - started, counts, results: tagged };
 }
 
+/** How many answers arrived in each second of a send (the answer rate over time: warm-up, steady state). */
+function answersPerSecond(results: readonly { answeredMs: number }[]): number[] {
+  const perSecond: number[] = [];
+  for (const r of results) {
+    const second = Math.floor(r.answeredMs / 1000);
+    while (perSecond.length <= second) perSecond.push(0);
+    perSecond[second] = (perSecond[second] ?? 0) + 1;
+  }
+  return perSecond;
+}
+
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250, progress?: () => Promise<string> | string): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const stop = progress ? ticker(`waiting for ${what}`, progress) : () => {};
@@ -798,6 +809,7 @@ async function burst(ctx: Ctx): Promise<void> {
       stop();
     }
     log(`  answered in ${fmt(sent.ms / 1000, 1)} s: ${JSON.stringify(sent.counts)}`);
+    log(`  answers per second: ${answersPerSecond(sent.results).join(', ')}`);
     const started = performance.now();
     const ackedKeys = new Set(sent.results.filter((r) => r.status === 202).map((r) => `${r.source}/${r.record.number}`));
     const acked = refs.filter((ref) => ackedKeys.has(`${SOURCE_OF[ref.kind]}/${ref.number}`));
@@ -840,7 +852,7 @@ async function burst(ctx: Ctx): Promise<void> {
   // What the burst cost Temporal per sync, and how many runs and signals its 10 events per entity became.
   const perSync = await perSyncRows(ctx, s, 'bench-burst', n);
   const answerRate = n / (sent.ms / 1000);
-  details.burst = { requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, answerRate, bareRate, drainMs, plainMs, complete, syncEvents: events, perSync: perSync.costs, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
+  details.burst = { answersPerSecond: answersPerSecond(sent.results), requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, answerRate, bareRate, drainMs, plainMs, complete, syncEvents: events, perSync: perSync.costs, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
   const noAnswer = c['0'] ?? 0;
   const others = Object.entries(c).filter(([k]) => !['202', '503', '0'].includes(k)).map(([k, v]) => `${k}: ${v}`).join(', ');
   rows.push(

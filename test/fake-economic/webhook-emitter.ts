@@ -27,6 +27,8 @@ export interface WebhookResult {
   status: number;
   body: string;
   error?: string;
+  /** When the answer (or the failure) arrived, in ms since the first request was sent. */
+  answeredMs: number;
 }
 
 export interface EmitWebhooksResult {
@@ -80,6 +82,7 @@ function shuffledIndices(n: number, seed: number): number[] {
 
 export async function emitWebhooks(o: EmitWebhooksOptions): Promise<EmitWebhooksResult> {
   const started = Date.now();
+  const t0 = performance.now();
   const url = new URL(o.url);
   const mod = url.protocol === 'https:' ? https : http;
   const concurrency = Math.max(1, Math.floor(o.concurrency));
@@ -90,7 +93,8 @@ export async function emitWebhooks(o: EmitWebhooksOptions): Promise<EmitWebhooks
   const results: WebhookResult[] = new Array<WebhookResult>(o.records.length);
 
   const sendOne = (record: WebhookRecord): Promise<WebhookResult> =>
-    new Promise((resolve) => {
+    new Promise((settle) => {
+      const resolve = (r: Omit<WebhookResult, 'answeredMs'>) => settle({ ...r, answeredMs: performance.now() - t0 });
       const { body, type } = encodeBody(o.template, record, o.contentType);
       const req = mod.request(
         url,
