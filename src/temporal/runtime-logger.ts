@@ -1,5 +1,8 @@
 // Routes the Temporal SDK's own logs (worker lifecycle, activity failures) into our structured pino
-// logger, once per process.
+// logger, once per process, and the SDK core's too (its Rust side: a poll retried while the Temporal
+// server is unreachable, a workflow task that ran too long). By default the core writes those to the
+// console in its own coloured text format, in the middle of the JSON lines a log pipeline parses, and
+// exactly when something is wrong.
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from '../logger';
 
@@ -23,5 +26,7 @@ export function installTemporalLogger(log: Logger, level: LogLevel = 'INFO'): vo
     logger: new DefaultLogger(level, (entry) => {
       child[LEVEL[entry.level]]({ ...entry.meta }, entry.message);
     }),
+    // The core's warnings and errors, forwarded to the logger above (the SDK's default filter).
+    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
   });
 }
