@@ -800,6 +800,7 @@ async function burst(ctx: Ctx): Promise<void> {
   let complete = false;
   let ackedCount = 0;
   let outcomes: Record<string, number> = {};
+  let perSecond: number[] = [];
   try {
     log(`burst: ${fmt(refs.length * perEntity)} webhooks over ${fmt(refs.length)} entities, ${concurrency} sockets (load ${load()})`);
     const stop = ticker('sending', async () => `${fmt(await answeredSoFar(service.metricsUrl))}/${fmt(n)} webhooks answered`);
@@ -809,7 +810,8 @@ async function burst(ctx: Ctx): Promise<void> {
       stop();
     }
     log(`  answered in ${fmt(sent.ms / 1000, 1)} s: ${JSON.stringify(sent.counts)}`);
-    log(`  answers per second: ${answersPerSecond(sent.results).join(', ')}`);
+    perSecond = answersPerSecond(sent.results);
+    log(`  answers per second: ${perSecond.join(', ')}`);
     const started = performance.now();
     const ackedKeys = new Set(sent.results.filter((r) => r.status === 202).map((r) => `${r.source}/${r.record.number}`));
     const acked = refs.filter((ref) => ackedKeys.has(`${SOURCE_OF[ref.kind]}/${ref.number}`));
@@ -852,7 +854,7 @@ async function burst(ctx: Ctx): Promise<void> {
   // What the burst cost Temporal per sync, and how many runs and signals its 10 events per entity became.
   const perSync = await perSyncRows(ctx, s, 'bench-burst', n);
   const answerRate = n / (sent.ms / 1000);
-  details.burst = { answersPerSecond: answersPerSecond(sent.results), requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, answerRate, bareRate, drainMs, plainMs, complete, syncEvents: events, perSync: perSync.costs, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
+  details.burst = { answersPerSecond: perSecond, requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, answerRate, bareRate, drainMs, plainMs, complete, syncEvents: events, perSync: perSync.costs, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
   const noAnswer = c['0'] ?? 0;
   const others = Object.entries(c).filter(([k]) => !['202', '503', '0'].includes(k)).map(([k, v]) => `${k}: ${v}`).join(', ');
   rows.push(
