@@ -17,6 +17,7 @@ import { readEntity } from '../activities/fetch-entity';
 import { resolveDependencies, sharedReads, type SharedReads } from '../activities/resolve-dependencies';
 import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from './fake-economic';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { gate } from './helpers/gate';
 import { waitFor } from './helpers/wait';
 
 let database: TestDatabase;
@@ -57,13 +58,6 @@ async function tenantWithSession(name: string): Promise<Tenant> {
   await recordCandidate(database.db, secretBox, row.id, grant);
   const session = await access.open({ tenantId: row.id, tenant: name });
   return { id: row.id, grant, agreement, session };
-}
-
-/** A held e-conomic answer (the fake's `held` fault) and the hand that lets it go. */
-function gate(): { until: Promise<void>; release(): void } {
-  let release!: () => void;
-  const until = new Promise<void>((resolve) => (release = resolve));
-  return { until, release };
 }
 
 /** The shared reads, counting the syncs that asked: a held answer is let go once both wait on it. */

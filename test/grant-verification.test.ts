@@ -15,6 +15,7 @@ import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { createEconomicAccess, type EconomicAccess, type TenantRef } from '../activities/economic-access';
 import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from './fake-economic';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { gate } from './helpers/gate';
 import { registerSecret } from './helpers/test-logs';
 import { waitFor } from './helpers/wait';
 
@@ -57,12 +58,6 @@ async function newTenant(name: string): Promise<{ ref: TenantRef; grant: string;
   if (!row) throw new Error('tenant not created');
   await recordCandidate(database.db, secretBox, row.id, grant);
   return { ref: { tenantId: row.id, tenant: name }, grant, agreement };
-}
-
-function gate(): { until: Promise<void>; release(): void } {
-  let release!: () => void;
-  const until = new Promise<void>((resolve) => (release = resolve));
-  return { until, release };
 }
 
 const selfCalls = (grant: string) => fake.callLog.filter((c) => c.agreement === grant && c.path.endsWith('/self'));

@@ -28,6 +28,7 @@ import type { ReconcileScopeInput, ReconcileScopeResult } from '../activities/re
 import type { reconcileWorkflow } from '../workflows/reconcile';
 import { seedAgreement } from './fake-economic';
 import { assertTenantConverged } from './helpers/converged';
+import { gate } from './helpers/gate';
 import { startSyncHarness, type SyncHarness, type TestTenant } from './helpers/sync-harness';
 import { uniqueTaskQueue } from './helpers/temporal';
 import { waitFor } from './helpers/wait';
@@ -178,9 +179,8 @@ test("the next scope's first page is listed while the last page of the scope bef
   h.fake.resetCalls();
   // The customer scope's fetches wait until the project listing has come in: without the listing ahead,
   // the project scope would list only after the customer scope ended, and this would wait in vain.
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  h.fake.faults.inject({ agreement: t.grantToken, path: /^\/customers\/\d+$/, times: 4, kind: 'held', until: released });
+  const held = gate();
+  h.fake.faults.inject({ agreement: t.grantToken, path: /^\/customers\/\d+$/, times: 4, kind: 'held', until: held.until });
   const projectListings = () => h.fake.callLog.filter((c) => c.agreement === t.grantToken && c.endpoint === '/Projects');
   const run = h.temporal.env.client.workflow.execute<typeof reconcileWorkflow>(RECONCILE_WORKFLOW_TYPE, {
     workflowId: `reconcile/${t.name}/ahead`,
@@ -196,7 +196,7 @@ test("the next scope's first page is listed while the last page of the scope bef
       'no customer fetch had been answered yet',
     );
   } finally {
-    release();
+    held.release();
   }
   const summary = await run;
   await assertTenantConverged(h.database.db, t);

@@ -22,6 +22,9 @@ interface LogLine {
   state?: string;
 }
 
+/** The SDK core's warning while it cannot reach the server: it retries its polls. */
+const isPollWarning = (l: LogLine) => l.level === 40 && /poll/i.test(l.msg ?? '');
+
 /** The human-readable lines src/main.ts prints once it runs (to a terminal, before any log line matters). */
 const isBanner = (line: string) => line.startsWith('economic-sync is running') || line.startsWith('  ');
 
@@ -58,7 +61,7 @@ test("a worker whose Temporal server went away logs the SDK core's retried polls
   try {
     await waitFor('the worker to poll', () => parsed().some((l) => l.msg === 'Worker state changed' && l.state === 'RUNNING'), 60_000);
     await temporal.shutdown();
-    await waitFor("the SDK core's warning that it retries its polls", () => parsed().some((l) => l.level === 40 && /poll/i.test(l.msg ?? '')), 60_000);
+    await waitFor("the SDK core's warning that it retries its polls", () => parsed().some(isPollWarning), 60_000);
   } finally {
     child.kill('SIGKILL');
     await exited;
@@ -69,6 +72,6 @@ test("a worker whose Temporal server went away logs the SDK core's retried polls
     assert.doesNotThrow(() => JSON.parse(l), `not a JSON line: ${l.slice(0, 200)}`);
     assert.ok(!l.includes('\u001b['), `terminal colour codes in a log line: ${l.slice(0, 200)}`);
   }
-  const warning = parsed().find((l) => l.level === 40 && /poll/i.test(l.msg ?? ''));
+  const warning = parsed().find(isPollWarning);
   assert.equal(warning?.component, 'temporal', 'the core warning goes through the service logger');
 });
