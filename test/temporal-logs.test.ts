@@ -1,7 +1,7 @@
 // What the service writes is JSON lines a log pipeline can parse, the Temporal SDK core's own warnings
 // included (src/temporal/runtime-logger.ts): the real service (`src/main.ts`, ROLE=worker) on its own
 // dev server, which is then shut down, so the core retries its polls and says so, as it does in
-// production when the Temporal cluster is unreachable.
+// production when the Temporal cluster is unreachable. It runs at LOG_LEVEL=debug, which the SDK follows.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +44,7 @@ test("a worker whose Temporal server went away logs the SDK core's retried polls
       SECRETS_KEY: secretsKey,
       ECONOMIC_APP_SECRET_TOKEN: 'logs-test-app-secret',
       METRICS_PORT: '0',
+      LOG_LEVEL: 'debug',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -74,4 +75,8 @@ test("a worker whose Temporal server went away logs the SDK core's retried polls
   }
   const warning = parsed().find(isPollWarning);
   assert.equal(warning?.component, 'temporal', 'the core warning goes through the service logger');
+  // LOG_LEVEL=debug reaches the SDK too: its debug lines (a worker created, each activity started) are logged.
+  assert.ok(parsed().some((l) => l.component === 'temporal' && l.level === 20 && l.msg === 'Creating worker'), "the SDK's debug lines at LOG_LEVEL=debug");
+  // The SDK's debug lines dump the worker's options: none carries the service's secrets.
+  for (const secret of [secretsKey, 'logs-test-app-secret']) assert.ok(!lines.some((l) => l.includes(secret)), 'a secret in a log line');
 });

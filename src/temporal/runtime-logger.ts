@@ -14,9 +14,21 @@ const LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   ERROR: 'error',
 };
 
+/**
+ * The SDK's level for the service's LOG_LEVEL: the SDK filters before it hands a line over, so with a
+ * fixed INFO its debug lines (each activity started and completed) never reached a LOG_LEVEL=debug log.
+ */
+export function sdkLogLevel(level: string): LogLevel {
+  if (level === 'trace') return 'TRACE';
+  if (level === 'debug') return 'DEBUG';
+  if (level === 'info') return 'INFO';
+  if (level === 'warn') return 'WARN';
+  return 'ERROR';
+}
+
 let installed = false;
 
-export function installTemporalLogger(log: Logger, level: LogLevel = 'INFO'): void {
+export function installTemporalLogger(log: Logger, level: LogLevel = sdkLogLevel(log.level)): void {
   if (installed) return;
   installed = true;
   const child = log.child({ component: 'temporal' });
