@@ -12,6 +12,7 @@
 //     only up to its share.
 // The token is decrypted for this activity only; it never leaves it.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { log as activityLog } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -22,10 +23,11 @@ import {
   loadGrant,
   markBroken,
   markKindForbidden,
-  candidateBeingVerified,
+  candidateState,
   openGrant,
   releaseCandidate,
   type GrantCandidate,
+  type StoredGrant,
 } from '../src/access/grants';
 import { createCallBudget, type CallBudget, type CallPriority } from '../src/access/call-budget';
 import type { Database } from '../src/db/client';
@@ -59,6 +61,8 @@ export interface EconomicAccessDeps {
   economic: EconomicSettings;
   callCounter: CallCounter;
   entities?: EntityNotifier;
+  /** How long a sync waits for another worker's verification of a new token (default VERIFICATION_WAIT_MS). */
+  verificationWaitMs?: number;
   /** Where binding decisions are logged (never a token); the activity context's logger by default. */
   log?: (level: 'debug' | 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
 }
@@ -81,6 +85,17 @@ export interface EconomicSession {
   markOk(agreementNumber: number): Promise<void>;
   /** Whether e-conomic answered 403 for this kind and its re-check is not due yet: skip it, call nothing. */
   isForbidden(kind: EntityKind): boolean;
+}
+
+/**
+ * How long a sync that finds no usable grant waits for another worker's `GET /self` of the tenant's new
+ * token before it is retried instead: that call's own deadline is the client timeout.
+ */
+export const VERIFICATION_WAIT_MS = 10_000;
+
+/** A grant a sync can call e-conomic with. */
+function usable(grant: StoredGrant | undefined): boolean {
+  return Boolean(grant?.token) && grant?.status !== 'broken';
 }
 
 /** Failure types of syncs that were refused for want of a usable grant: re-synced when a grant verifies. */
@@ -108,8 +123,9 @@ function defaultLog(level: 'debug' | 'info' | 'warn', message: string, fields: R
 export function createEconomicAccess(deps: EconomicAccessDeps) {
   const log = deps.log ?? defaultLog;
   // The candidate verifications this worker's syncs are running, by tenant: another sync of the tenant
-  // that finds no usable grant waits for it here (in another worker it is retried: candidateBeingVerified).
+  // that finds no usable grant waits for it here (another worker's is polled: grantAfterVerification).
   const verifications = new Map<number, Promise<void>>();
+  const verificationWaitMs = deps.verificationWaitMs ?? VERIFICATION_WAIT_MS;
   const budget: CallBudget = createCallBudget(deps.db, { dailyCalls: deps.economic.dailyCallBudget, reconcileReserveShare: deps.economic.reconcileReserveShare });
   const clientFor = (ref: TenantRef, token: string, signal?: AbortSignal, gate?: ReturnType<CallBudget['gate']>) =>
     createEconomicClient({
@@ -181,6 +197,42 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
     return outcome.healed;
   }
 
+  /**
+   * The grant once the verification of a new token that another sync claimed has ended, rather than a
+   * failed attempt retried a second later (a failed activity in the Temporal UI for every first sync of a
+   * new tenant). A verification of this worker is awaited; another worker's is polled in Postgres, up to
+   * `verificationWaitMs`. Retryable when it did not end in a usable grant while a token is still to be
+   * verified: the retry claims it. With no token left to verify, the grant is returned as it is.
+   */
+  async function grantAfterVerification(ref: TenantRef, signal?: AbortSignal): Promise<StoredGrant | undefined> {
+    const deadline = Date.now() + verificationWaitMs;
+    let logged = false;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const inFlight = verifications.get(ref.tenantId);
+      const state = inFlight ? 'verifying' : await candidateState(deps.db, ref.tenantId);
+      if (state === 'verifying' && !logged) {
+        logged = true;
+        log('debug', 'waiting for the new grant token another sync is verifying', { tenant: ref.tenant });
+      }
+      if (inFlight && !(await inFlight.then(() => true, () => false))) {
+        // e-conomic did not answer that sync's GET /self: the token is still a candidate, tried again on retry.
+        throw ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
+      }
+      if (state === 'verifying' && !inFlight) {
+        if (Date.now() >= deadline) {
+          throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is still being verified; this sync retries`, FAILURE_TYPES.transient);
+        }
+        await sleep(pause, undefined, { signal });
+        continue;
+      }
+      const grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
+      if (usable(grant) || state === 'none') return grant;
+      // The verification ended without a usable grant and released its token (e-conomic did not answer).
+      if ((await candidateState(deps.db, ref.tenantId)) === 'none') return grant;
+      throw ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
+    }
+  }
+
   return {
     /** For reconciliation (./forbidden-kinds.ts): a listing of a kind that was forbidden succeeded. */
     async kindReadable(ref: TenantRef, kind: EntityKind): Promise<void> {
@@ -219,27 +271,9 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
         }
       }
       if (healed) await resyncRefused(ref);
-      // A sync of this worker is verifying a new token of the tenant (a tenant's first webhooks arrive in a
-      // burst, each with the token): wait for that one call and read the grant it left, rather than fail and
-      // be retried a second later as a failed activity in the Temporal UI.
-      const inFlight = verifications.get(ref.tenantId);
-      if ((!grant?.token || grant.status === 'broken') && inFlight) {
-        log('debug', 'waiting for the new grant token another sync of this worker is verifying', { tenant: ref.tenant });
-        if (!(await inFlight.then(() => true, () => false))) {
-          // e-conomic did not answer that sync's GET /self: the token is still a candidate, tried again on retry.
-          throw ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
-        }
-        grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
-      }
-      if (!grant?.token || grant.status === 'broken') {
-        if (await candidateBeingVerified(deps.db, ref.tenantId)) {
-          // Another sync is verifying a new token right now: retry shortly rather than fail on the old state.
-          throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is being verified; this sync retries`, FAILURE_TYPES.transient);
-        }
-        // A verification that ended between the first read and that check adopted its grant in the same
-        // transaction that released its candidate: read again rather than fail on the state before it.
-        grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
-      }
+      // A new token of the tenant is being verified by another sync (a tenant's first webhooks arrive in a
+      // burst, each with the token): wait for it and read the grant it left.
+      if (!usable(grant)) grant = await grantAfterVerification(ref, signal);
       if (!grant?.token || !grant.fingerprint) {
         throw ApplicationFailure.nonRetryable(
           `tenant ${ref.tenant} has no verified e-conomic grant yet: it arrives with a webhook (eConomicAPIKey) and is verified before use`,

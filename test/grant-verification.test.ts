@@ -1,8 +1,8 @@
 // A tenant's first webhooks arrive together, each carrying its new grant token, so its first syncs start
 // together (activities/economic-access.ts `open()`): one claims the token and verifies it with GET /self,
-// and the others of the same worker wait for that call instead of failing and being retried as failed
-// activities. A sync in another worker cannot wait on it and is retried (docs/webhook.md, "The grant and
-// the agreement"). Against the fake e-conomic over HTTP and real Postgres.
+// and the others wait for that call instead of failing and being retried as failed activities: those of
+// the same worker on the call itself, those of another worker by polling Postgres, up to a bound
+// (docs/webhook.md, "The grant and the agreement"). Against the fake e-conomic over HTTP and real Postgres.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -27,9 +27,10 @@ const waited = { worker: 0, otherWorker: 0 };
 let worker: EconomicAccess;
 let otherWorker: EconomicAccess;
 
-function accessCounting(which: keyof typeof waited): EconomicAccess {
+function accessCounting(which: keyof typeof waited, verificationWaitMs?: number): EconomicAccess {
   return createEconomicAccess({
     db: database.db,
+    verificationWaitMs,
     secretBox,
     economic: { restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, timeoutMs: 5000 },
     callCounter: new CallCounter(),
@@ -69,7 +70,7 @@ function isTransient(err: unknown): boolean {
   return true;
 }
 
-test("syncs of one worker that open while it verifies the tenant's new token wait for that one GET /self", async () => {
+test("syncs that open while a sync verifies the tenant's new token wait for that one GET /self, in its worker and in another", async () => {
   const t = await newTenant('first-burst');
   const held = gate();
   fake.faults.inject({ agreement: t.grant, path: '/self', times: 1, kind: 'held', until: held.until });
@@ -78,20 +79,32 @@ test("syncs of one worker that open while it verifies the tenant's new token wai
   const verifying = worker.open(t.ref);
   await waitFor('the verification to reach e-conomic', () => selfCalls(t.grant).length === 1);
   const others = Array.from({ length: 4 }, () => worker.open(t.ref));
-  await waitFor('the four other syncs to wait for it', () => waited.worker - before.worker === 4);
-  // A worker that is not verifying it cannot wait for the call: its sync fails, retryable, as before.
-  await assert.rejects(otherWorker.open(t.ref), isTransient);
+  const elsewhere = Array.from({ length: 2 }, () => otherWorker.open(t.ref));
+  await waitFor('the four syncs of its worker to wait for it', () => waited.worker - before.worker === 4);
+  await waitFor("the other worker's two syncs to wait for it", () => waited.otherWorker - before.otherWorker === 2);
   held.release();
 
-  const sessions = await Promise.all([verifying, ...others]);
+  const sessions = await Promise.all([verifying, ...others, ...elsewhere]);
   for (const session of sessions) assert.equal(session.agreementNumber, t.agreement.agreementNumber);
-  assert.equal(selfCalls(t.grant).length, 1, 'one GET /self for the five syncs');
-  assert.equal(waited.otherWorker, before.otherWorker);
-  // The other worker's retry finds the grant the verification adopted.
-  assert.equal((await otherWorker.open(t.ref)).agreementNumber, t.agreement.agreementNumber);
+  assert.equal(selfCalls(t.grant).length, 1, 'one GET /self for the seven syncs');
 });
 
-test('a sync that waited for a verification e-conomic did not answer fails retryable, and its retry verifies', async () => {
+test("a sync of another worker waits for a verification only so long, then fails retryable; its retry finds the grant", async () => {
+  const t = await newTenant('slow-verification');
+  const held = gate();
+  fake.faults.inject({ agreement: t.grant, path: '/self', times: 1, kind: 'held', until: held.until });
+  const impatient = accessCounting('otherWorker', 200);
+
+  const verifying = worker.open(t.ref);
+  await waitFor('the verification to reach e-conomic', () => selfCalls(t.grant).length === 1);
+  await assert.rejects(impatient.open(t.ref), isTransient);
+  held.release();
+  assert.equal((await verifying).agreementNumber, t.agreement.agreementNumber);
+  assert.equal((await impatient.open(t.ref)).agreementNumber, t.agreement.agreementNumber);
+  assert.equal(selfCalls(t.grant).length, 1);
+});
+
+test('syncs that waited for a verification e-conomic did not answer fail retryable, in either worker, and a retry verifies', async () => {
   const t = await newTenant('first-burst-fails');
   const held = gate();
   fake.faults.inject({ agreement: t.grant, path: '/self', times: 1, kind: 'held', until: held.until, thenKind: '503' });
@@ -101,12 +114,15 @@ test('a sync that waited for a verification e-conomic did not answer fails retry
   verifying.catch(() => undefined);
   await waitFor('the verification to reach e-conomic', () => selfCalls(t.grant).length === 1);
   const waiting = worker.open(t.ref);
-  await waitFor('the other sync to wait for it', () => waited.worker - before.worker === 1);
+  const elsewhere = otherWorker.open(t.ref);
+  elsewhere.catch(() => undefined);
+  await waitFor('the other syncs to wait for it', () => waited.worker - before.worker === 1 && waited.otherWorker - before.otherWorker === 1);
   held.release();
 
   // Not CredentialsMissing (which fails the entity's workflow for good): the token is still to be verified.
   await assert.rejects(verifying, isTransient);
   await assert.rejects(waiting, isTransient);
+  await assert.rejects(elsewhere, isTransient);
   const retried = await worker.open(t.ref);
   assert.equal(retried.agreementNumber, t.agreement.agreementNumber);
   assert.deepEqual(selfCalls(t.grant).map((c) => c.status), [503, 200]);

@@ -214,3 +214,21 @@ test("the API key's read brings the tenant's grant state, as committed before th
   assert.deepEqual(newGrants, []);
   assert.equal((await database.db.select().from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]))).length, 0);
 });
+
+test('a webhook that read the grant state before a verification adopted its token stores no candidate: the token is in use already', async () => {
+  const { id } = await ensureTenant(database.db, 'adopted-meanwhile');
+  const box = createSecretBox(Buffer.alloc(32, 3));
+  const { log } = testLogger('ingest-batching');
+  const newGrants: number[] = [];
+  const recorder = createGrantRecorder({ db: database.db, box, log, onNewGrant: async (tenant) => void newGrants.push(tenant) });
+  registerSecret('grant-token', 'grant-adopted-meanwhile');
+  // The tenant had no grant when the webhook's API key was read; a sync verified and adopted the token since.
+  await adoptVerifiedGrant(database.db, box, id, 'grant-adopted-meanwhile', 4712);
+  await recorder.record(id, 'grant-adopted-meanwhile', { current: undefined });
+  assert.deepEqual(newGrants, [], 'not announced as a new token');
+  assert.equal((await database.db.select().from(grantCandidates).where(inArray(grantCandidates.tenantId, [id]))).length, 0, 'nothing for a sync to verify again');
+  // Another token of the tenant is still a candidate.
+  registerSecret('grant-token', 'grant-other-after-adoption');
+  await recorder.record(id, 'grant-other-after-adoption', { current: undefined });
+  assert.deepEqual(newGrants, [id]);
+});

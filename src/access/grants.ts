@@ -117,6 +117,9 @@ export async function storeCandidates(db: Database, rows: readonly CandidateRow[
           select i.* from input i
            where exists (select 1 from tenants t where t.id = i.tenant_id)
              and not exists (select 1 from grant_candidates g where g.tenant_id = i.tenant_id and g.fingerprint = i.fingerprint)
+             -- The webhook read the grant before a verification adopted this very token (a new tenant's
+             -- first burst): it is the grant in use now, not a candidate to verify again.
+             and not exists (select 1 from tenant_credentials c where c.tenant_id = i.tenant_id and c.grant_fingerprint = i.fingerprint)
         ), ranked as (
           select f.*, row_number() over (partition by f.tenant_id order by f.ord)
                       + (select count(*) from grant_candidates g where g.tenant_id = f.tenant_id and g.ciphertext is not null) as place
@@ -250,14 +253,21 @@ export async function openGrant(db: Database, box: SecretBox, tenantId: number):
   };
 }
 
-/** Whether another activity is verifying a candidate of the tenant right now. */
-export async function candidateBeingVerified(db: Database, tenantId: number): Promise<boolean> {
-  const rows = await db
-    .select({ fingerprint: grantCandidates.fingerprint })
+/**
+ * The tenant's candidates that still hold a token: `verifying` when an activity has one claimed right now,
+ * `pending` when some wait for the next sync to claim them (a verification e-conomic did not answer
+ * released its claim), `none` when there are none.
+ */
+export async function candidateState(db: Database, tenantId: number): Promise<'verifying' | 'pending' | 'none'> {
+  const [row] = await db
+    .select({
+      verifying: sql<boolean>`coalesce(bool_or(${grantCandidates.verifyingUntil} >= now()), false)`,
+      candidates: sql<number>`count(*)::int`,
+    })
     .from(grantCandidates)
-    .where(and(eq(grantCandidates.tenantId, tenantId), sql`${grantCandidates.ciphertext} is not null`, sql`${grantCandidates.verifyingUntil} >= now()`))
-    .limit(1);
-  return rows.length > 0;
+    .where(and(eq(grantCandidates.tenantId, tenantId), sql`${grantCandidates.ciphertext} is not null`));
+  if (row?.verifying) return 'verifying';
+  return Number(row?.candidates ?? 0) > 0 ? 'pending' : 'none';
 }
 
 /** The verification could not finish (e-conomic unreachable): the next sync may claim the candidate at once. */
