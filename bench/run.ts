@@ -444,7 +444,7 @@ function rateLimitFor(ctx: Ctx, pace: Pace | undefined, ...grants: string[]): vo
   if (pace) for (const grant of grants) ctx.fake.setRateLimit({ calls: pace.ratePerSecond, windowMs: 1000 }, grant);
 }
 
-/** Per-sync costs of a tenant's entity workflows, as rows (README.md, "Benchmarks": where the time goes). */
+/** Per-sync costs of a tenant's entity workflows, as rows (docs/benchmarks.md: where the time goes). */
 async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: number): Promise<{ costs: Record<string, unknown>; rows: Row[] }> {
   await waitUntil(`${tenant}'s workflows to close`, () => noneRunning(ctx.client, tenant), 60_000);
   const c = await entityHistoryCosts(ctx.client, tenant, HISTORY_SAMPLE);

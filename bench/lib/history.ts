@@ -1,4 +1,4 @@
-// Where the time of a sync goes in Temporal (README.md, "Benchmarks"): reads the histories of a sample of a
+// Where the time of a sync goes in Temporal (docs/benchmarks.md): reads the histories of a sample of a
 // tenant's entity workflows and counts, per sync, the workflow tasks, activity tasks and history events
 // each one costs; and for a reconciliation, how many entity workflows it started per reconciled entity and
 // how large its own history grew (every run of its continue-as-new chain). Read after the scenario ended,

@@ -1,4 +1,4 @@
-// The benchmark's realistic mode (BENCH_REALISTIC, README.md "Benchmarks"): the fake e-conomic answers
+// The benchmark's realistic mode (BENCH_REALISTIC, docs/benchmarks.md "Targets and realistic mode"): the fake e-conomic answers
 // with e-conomic-like latency (uniformly random, default 100-200 ms per call) and a per-agreement rate
 // limit, so a run is bound by the API rather than by this machine. Its figure of merit is the ratio to the
 // API-bound floor: the least time any client needs for the calls it made, given how many it may have in

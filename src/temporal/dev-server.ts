@@ -1,7 +1,7 @@
 // Launches a local Temporal dev server, the real Temporal CLI's `server start-dev` (the binary resolved by
 // ./cli-binary.ts), for `npm start` without TEMPORAL_ADDRESS and for tests and benchmarks. State persists
 // in a SQLite file when one is given, in write-ahead-log mode (several times faster for signal-with-start
-// than SQLite's default rollback journal: see the README's Benchmarks); the search attributes of
+// than SQLite's default rollback journal: see docs/benchmarks.md, "Topology"); the search attributes of
 // docs/temporal.md are registered at start; the Web UI is served when a UI port is given. The process is
 // ours (./managed-process.ts): its log goes to a file next to the database or nowhere, and it is stopped
 // with SIGTERM, then SIGKILL.
