@@ -10,7 +10,8 @@
 // calls the service makes at once for one agreement, default 20: the worker's activity slots),
 // BENCH_HISTORY_SAMPLE (entity workflow histories read for the per-sync costs, default 50),
 // BENCH_FEED_COMMITS, BENCH_ACCEPT_SECONDS, BENCH_E2E_EVENTS,
-// BENCH_E2E_ENTITIES, BENCH_E2E_CONCURRENCY, BENCH_BURST, BENCH_BURST_ENTITIES, BENCH_BURST_CONCURRENCY,
+// BENCH_E2E_ENTITIES, BENCH_E2E_CONCURRENCY, BENCH_E2E_ROLES and BENCH_BURST_ROLES (split: a ROLE=api and a
+// ROLE=worker process instead of one ROLE=all), BENCH_BURST, BENCH_BURST_ENTITIES, BENCH_BURST_CONCURRENCY,
 // BENCH_RECONCILE_DOCS, BENCH_TOPOLOGY_EVENTS, BENCH_TOPOLOGY_ENTITIES, BENCH_TOPOLOGY_SECONDS,
 // BENCH_TEMPORAL_SHARDS, BENCH_LOG_LEVEL (service log level, default info), BENCH_CHILD_LOGS=<dir> (each
 // service process's log lines to a file there; otherwise they are dropped), BENCH_CPU_PROF=1 (profile
@@ -516,7 +517,10 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   e2eSeed ??= { refs, grant: a.grant, inlineGrant: b.grant };
   rateLimitFor(ctx, pace, a.grant, b.grant);
   const n = refs.length * perEntity;
-  const service = await startServerChild('service', serviceEnv(ctx, 'all', `bench-e2e${suffix}`), profileOption());
+  // BENCH_E2E_ROLES=split: the production topology's shape, a ROLE=worker process beside the ROLE=api one.
+  const split = env.BENCH_E2E_ROLES === 'split';
+  const workerChild = split ? await startServerChild('service', serviceEnv(ctx, 'worker', `bench-e2e${suffix}`)) : undefined;
+  const service = await startServerChild('service', serviceEnv(ctx, split ? 'api' : 'all', `bench-e2e${suffix}`), profileOption());
   let temporalMs = NaN;
   let sent: Awaited<ReturnType<typeof sendWebhooks>> | undefined;
   let complete = false;
@@ -536,7 +540,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     temporalMs = performance.now() - started;
     timeline = await e2eTimeline(ctx, tenant, a.tenantId, Date.now() - temporalMs, sent.ms);
   } finally {
-    await service.stop();
+    await Promise.all([service.stop(), workerChild?.stop()]);
   }
   reportProfile(`e2e${suffix}`);
   const check = await compareWithFake(ctx.database.db, a.tenantId, a.agreement, refs);
