@@ -41,6 +41,8 @@ export async function startServerChild(mode: 'service' | 'bare' | 'inline', env:
   const execArgv = [...imageNodeFlags(), '--import', 'tsx'];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const child = fork(path.join(__dirname, '..', 'server-main.ts'), [], {
+    // BENCH_NODE: another Node for every server, e.g. the image's (test/helpers/node-lts.ts).
+    ...(process.env.BENCH_NODE ? { execPath: process.env.BENCH_NODE } : {}),
     execArgv,
     env: { ...process.env, ...env, BENCH_SERVER: mode },
     // Logs go nowhere (as to a log shipper that keeps up), or with BENCH_CHILD_LOGS=<dir> to a file per
