@@ -206,30 +206,38 @@ export function createEconomicAccess(deps: EconomicAccessDeps) {
    */
   async function grantAfterVerification(ref: TenantRef, signal?: AbortSignal): Promise<StoredGrant | undefined> {
     const deadline = Date.now() + verificationWaitMs;
+    // The token is still a candidate (e-conomic did not answer its GET /self): the retry claims it.
+    const notVerifiedYet = () =>
+      ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
     let logged = false;
+    const waiting = () => {
+      if (logged) return;
+      logged = true;
+      log('debug', 'waiting for the new grant token another sync is verifying', { tenant: ref.tenant });
+    };
     for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
       const inFlight = verifications.get(ref.tenantId);
-      const state = inFlight ? 'verifying' : await candidateState(deps.db, ref.tenantId);
-      if (state === 'verifying' && !logged) {
-        logged = true;
-        log('debug', 'waiting for the new grant token another sync is verifying', { tenant: ref.tenant });
+      if (inFlight) {
+        waiting();
+        if (!(await inFlight.then(() => true, () => false))) throw notVerifiedYet();
+        const grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
+        if (usable(grant) || (await candidateState(deps.db, ref.tenantId)) === 'none') return grant;
+        throw notVerifiedYet();
       }
-      if (inFlight && !(await inFlight.then(() => true, () => false))) {
-        // e-conomic did not answer that sync's GET /self: the token is still a candidate, tried again on retry.
-        throw ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
-      }
-      if (state === 'verifying' && !inFlight) {
+      const state = await candidateState(deps.db, ref.tenantId);
+      if (state === 'verifying') {
+        waiting();
         if (Date.now() >= deadline) {
           throw ApplicationFailure.retryable(`a new e-conomic grant of tenant ${ref.tenant} is still being verified; this sync retries`, FAILURE_TYPES.transient);
         }
         await sleep(pause, undefined, { signal });
         continue;
       }
+      // No verification in flight: it ended (adopted, dropped or released) or none began. A grant adopted
+      // just before the read above was not in the caller's read yet.
       const grant = await loadGrant(deps.db, deps.secretBox, ref.tenantId);
       if (usable(grant) || state === 'none') return grant;
-      // The verification ended without a usable grant and released its token (e-conomic did not answer).
-      if ((await candidateState(deps.db, ref.tenantId)) === 'none') return grant;
-      throw ApplicationFailure.retryable(`the new e-conomic grant of tenant ${ref.tenant} could not be verified yet; this sync retries`, FAILURE_TYPES.transient);
+      throw notVerifiedYet();
     }
   }
 

@@ -1,8 +1,8 @@
-// The benchmark's realistic mode (BENCH_REALISTIC, docs/benchmarks.md "Targets and realistic mode"): the fake e-conomic answers
-// with e-conomic-like latency (uniformly random, default 100-200 ms per call) and a per-agreement rate
-// limit, so a run is bound by the API rather than by this machine. Its figure of merit is the ratio to the
-// API-bound floor: the least time any client needs for the calls it made, given how many it may have in
-// flight for one agreement (`concurrency`) and how many the agreement may make per second.
+// The benchmark's realistic mode (BENCH_REALISTIC, docs/benchmarks.md "Targets and realistic mode"): the
+// fake e-conomic answers with e-conomic-like latency (uniformly random, default 100-200 ms per call) and a
+// per-agreement rate limit, so a run is bound by the API rather than by this machine. Its figure of merit is
+// the ratio to the API-bound floor: the least time any client needs for the calls it made, given how many it
+// may have in flight for one agreement (`concurrency`) and how many the agreement may make per second.
 
 export interface Pace {
   latency: { minMs: number; maxMs: number };
