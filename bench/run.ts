@@ -13,10 +13,11 @@
 // BENCH_E2E_ENTITIES, BENCH_E2E_CONCURRENCY, BENCH_E2E_ROLES and BENCH_BURST_ROLES (split: a ROLE=api and a
 // ROLE=worker process instead of one ROLE=all), BENCH_BURST, BENCH_BURST_ENTITIES, BENCH_BURST_CONCURRENCY,
 // BENCH_RECONCILE_DOCS, BENCH_TOPOLOGY_EVENTS, BENCH_TOPOLOGY_ENTITIES, BENCH_TOPOLOGY_SECONDS,
-// BENCH_TEMPORAL_SHARDS, BENCH_NODE (the Node binary of every server), BENCH_LOG_LEVEL (service log level, default info), BENCH_CHILD_LOGS=<dir> (each
-// service process's log lines to a file there; otherwise they are dropped), BENCH_CPU_PROF=1 (profile
-// the service during the acceptance, e2e and burst runs, summary in the results), BENCH_E2E_TIMEOUT_S,
-// BENCH_BURST_TIMEOUT_S, BENCH_RECONCILE_TIMEOUT_S (defaults grow with the sizes).
+// BENCH_TEMPORAL_SHARDS, BENCH_NODE (the Node binary of every server), BENCH_LOG_LEVEL (service log level,
+// default info), BENCH_CHILD_LOGS=<dir> (each service process's log lines to a file there; otherwise they
+// are dropped), BENCH_CPU_PROF=1 (profile the service during the acceptance, e2e and burst runs, summary
+// in the results), BENCH_E2E_TIMEOUT_S, BENCH_BURST_TIMEOUT_S, BENCH_RECONCILE_TIMEOUT_S (defaults grow
+// with the sizes).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
