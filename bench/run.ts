@@ -41,7 +41,7 @@ import { emitWebhooks, seedAgreement, startFakeEconomic, type FakeAgreement, typ
 import { changeFeedCost } from './changefeed';
 import { imageNodeFlags, startServerChild } from './lib/child';
 import { entityHistoryCosts, noneRunning, reconcileHistoryCosts } from './lib/history';
-import { apiFloorMs, describePace, paceFromEnv, type Pace } from './lib/pace';
+import { apiFloorMs, describePace, inFlightNote, paceFromEnv, type Pace } from './lib/pace';
 import { plainCopy } from './lib/plain-copy';
 import { hotFunctions, newestProfile, type HotFunction } from './lib/profile';
 import { compareWithFake, countPresent, type DocKind, type EntityRef } from './lib/verify';
@@ -575,11 +575,13 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
   const inlineCalls = ctx.fake.calls(b.grant).total;
   const floorMs = pace ? apiFloorMs(temporalCalls, pace) : NaN;
   const inlineFloorMs = pace ? apiFloorMs(inlineCalls, pace, concurrency) : NaN;
+  const inFlight = ctx.fake.concurrency(a.grant);
+  const inlineInFlight = ctx.fake.concurrency(b.grant);
   details[pace ? 'e2eRealistic' : 'e2e'] = {
     events: n,
     entities: refs.length,
     concurrency,
-    ...(pace ? { pace, floorMs, inlineFloorMs } : {}),
+    ...(pace ? { pace, floorMs, inlineFloorMs, inFlight, inlineInFlight } : {}),
     temporal: { ms: temporalMs, complete, answered: sent?.counts, webhookMs: sent?.ms, calls: temporalCalls, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) }, timeline },
     perSync: perSync.costs,
     inline: { ms: inlineSent.ms, answered: inlineSent.counts, calls: inlineCalls, check: { ...inlineCheck, missing: inlineCheck.missing.length, mismatched: inlineCheck.mismatched.slice(0, 10) } },
@@ -605,7 +607,7 @@ async function endToEndRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
       ratio: ratio(temporalMs, floorMs),
       target: TARGETS.realisticVsFloor.text,
       met: complete && atMost(temporalMs / floorMs, TARGETS.realisticVsFloor.max),
-      notes: `floor = max(${fmt(temporalCalls)} calls × ${fmt(pace.meanLatencyMs)} ms ÷ ${pace.concurrency}, calls ÷ ${fmt(pace.ratePerSecond)}/s); inline: ${fmt(inlineSent.ms / 1000, 1)} s vs its floor ${fmt(inlineFloorMs / 1000, 1)} s (${ratio(inlineSent.ms, inlineFloorMs)}, ${concurrency} sockets)`,
+      notes: `floor = max(${fmt(temporalCalls)} calls × ${fmt(pace.meanLatencyMs)} ms ÷ ${pace.concurrency}, calls ÷ ${fmt(pace.ratePerSecond)}/s); ${inFlightNote(inFlight, pace.concurrency)}; inline: ${fmt(inlineSent.ms / 1000, 1)} s vs its floor ${fmt(inlineFloorMs / 1000, 1)} s (${ratio(inlineSent.ms, inlineFloorMs)}, ${concurrency} sockets), ${inFlightNote(inlineInFlight, concurrency)}`,
     });
   }
   const callsRatio = temporalCalls / inlineCalls;
@@ -714,6 +716,8 @@ async function reconcileRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
 
   const floorMs = pace ? apiFloorMs(calls, pace) : NaN;
   const plainFloorMs = pace ? apiFloorMs(plainCalls, pace) : NaN;
+  const inFlight = ctx.fake.concurrency(t.grant);
+  const plainInFlight = ctx.fake.concurrency(b.grant);
   details[pace ? 'reconcileRealistic' : 'reconcile'] = {
     documents: refs.length,
     entities,
@@ -728,7 +732,7 @@ async function reconcileRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
     histories: costs,
     plain: { ms: plainMs, calls: plainCalls, present: plainPresent },
     minimumCalls,
-    ...(pace ? { pace, floorMs, plainFloorMs } : {}),
+    ...(pace ? { pace, floorMs, plainFloorMs, inFlight, plainInFlight } : {}),
   };
   const s = `reconcile ${fmt(refs.length)} docs${pace ? ', realistic' : ''}`;
   const seconds = complete ? fmt(ms / 1000, 1) : `>${fmt(ms / 1000, 0)} (incomplete)`;
@@ -750,7 +754,7 @@ async function reconcileRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
       ratio: ratio(ms, floorMs),
       target: TARGETS.realisticVsFloor.text,
       met: complete && atMost(ms / floorMs, TARGETS.realisticVsFloor.max),
-      notes: `floor = max(${fmt(calls)} calls × ${fmt(pace.meanLatencyMs)} ms ÷ ${pace.concurrency}, calls ÷ ${fmt(pace.ratePerSecond)}/s); plain copy (${pace.concurrency} at once): ${fmt(plainMs / 1000, 1)} s vs its floor ${fmt(plainFloorMs / 1000, 1)} s (${ratio(plainMs, plainFloorMs)})`,
+      notes: `floor = max(${fmt(calls)} calls × ${fmt(pace.meanLatencyMs)} ms ÷ ${pace.concurrency}, calls ÷ ${fmt(pace.ratePerSecond)}/s); ${inFlightNote(inFlight, pace.concurrency)}; plain copy (${pace.concurrency} at once): ${fmt(plainMs / 1000, 1)} s vs its floor ${fmt(plainFloorMs / 1000, 1)} s (${ratio(plainMs, plainFloorMs)}), ${inFlightNote(plainInFlight, pace.concurrency)}`,
     });
   }
   rows.push({

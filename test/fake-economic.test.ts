@@ -7,6 +7,8 @@ import { createEconomicClient } from '../src/economic';
 import { emitWebhooks, fromZoneless, MISSING_MODULES_ERROR_CODE, PROJECTS_PREFIX, seedAgreement, startFakeEconomic, toZoneless } from './fake-economic';
 import type { FakeEconomic } from './fake-economic';
 import { RateLimiter } from './fake-economic/throttle';
+import { gate } from './helpers/gate';
+import { waitFor } from './helpers/wait';
 
 let fake: FakeEconomic;
 before(async () => {
@@ -253,6 +255,36 @@ void describe('fake e-conomic: pacing faults', () => {
       assert.throws(() => slow.setRateLimit({ calls: 0, windowMs: 1000 }), RangeError);
     } finally {
       await slow.close();
+    }
+  });
+  void it('concurrency: the calls of a grant token in flight at once, from arrival to answer; reset with the counts', async () => {
+    const paced = await startFakeEconomic({ appSecretToken: 'app-secret', latency: 20 });
+    try {
+      paced.addAgreement({ grantToken: 'c1' });
+      paced.addAgreement({ grantToken: 'c2' });
+      assert.deepEqual(paced.concurrency('c1'), { calls: 0, peak: 0, meanInFlight: 0, spanMs: 0 });
+      // Three calls held together: all three are in flight before any is answered.
+      const held = gate();
+      paced.faults.inject({ kind: 'held', agreement: 'c1', times: 3, until: held.until });
+      const together = [1, 2, 3].map(() => get('/self', 'c1', 'app-secret', paced));
+      await waitFor('three held calls', () => paced.calls('c1').total === 3);
+      held.release();
+      assert.deepEqual((await Promise.all(together)).map((r) => r.status), [200, 200, 200]);
+      const three = paced.concurrency('c1');
+      assert.equal(three.calls, 3);
+      assert.equal(three.peak, 3);
+      assert.ok(three.meanInFlight > 1 && three.meanInFlight <= 3, `mean ${three.meanInFlight}`);
+      // One call after another: never more than one in flight, and the span includes each call's latency.
+      for (let i = 0; i < 3; i++) await get('/self', 'c2', 'app-secret', paced);
+      const serial = paced.concurrency('c2');
+      assert.equal(serial.peak, 1);
+      assert.ok(serial.meanInFlight <= 1, `mean ${serial.meanInFlight}`);
+      assert.ok(serial.spanMs >= 3 * 20 - 1, `span ${serial.spanMs}`);
+      assert.equal(paced.concurrency('c1').calls, 3, 'each grant token has its own meter');
+      paced.resetCalls();
+      assert.equal(paced.concurrency('c2').calls, 0);
+    } finally {
+      await paced.close();
     }
   });
 });

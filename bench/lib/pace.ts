@@ -4,6 +4,8 @@
 // the ratio to the API-bound floor: the least time any client needs for the calls it made, given how many it
 // may have in flight for one agreement (`concurrency`) and how many the agreement may make per second.
 
+import type { CallConcurrency } from '../../test/fake-economic';
+
 export interface Pace {
   latency: { minMs: number; maxMs: number };
   meanLatencyMs: number;
@@ -48,4 +50,13 @@ export function apiFloorMs(calls: number, pace: Pace, concurrency = pace.concurr
 
 export function describePace(pace: Pace): string {
   return `latency ${pace.latency.minMs}-${pace.latency.maxMs} ms, rate limit ${pace.ratePerSecond}/s per agreement, floor at ${pace.concurrency} calls in flight (${pace.concurrencySource})`;
+}
+
+/**
+ * How much of the allowed concurrency a run kept busy, as e-conomic saw it (the fake's meter): a run at
+ * its floor keeps `concurrency` calls in flight from its first call to its last, so the ratio to the floor
+ * is roughly concurrency ÷ mean in flight, plus what the run spent before its first call and after its last.
+ */
+export function inFlightNote(c: CallConcurrency, concurrency: number): string {
+  return `calls in flight ${c.meanInFlight.toFixed(1)} on average of ${concurrency} (peak ${c.peak}) over ${(c.spanMs / 1000).toFixed(1)} s`;
 }

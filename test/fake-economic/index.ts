@@ -17,6 +17,7 @@ export type {
   FaultSpec,
   CallLogEntry,
   CallCounts,
+  CallConcurrency,
 } from './server';
 export type { LatencySpec, RateLimitSpec } from './throttle';
 export { MISSING_MODULES_ERROR_CODE } from './http-error';

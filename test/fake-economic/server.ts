@@ -121,6 +121,19 @@ export interface CallCounts {
   byEndpoint: Record<string, number>;
 }
 
+/**
+ * How many of one grant token's calls were in flight at once, seen from e-conomic's side: each call from
+ * its request's arrival to its answer (latency included). `meanInFlight` is the calls' summed time over
+ * the span from the first arrival to the last answer: a load that kept N calls in flight the whole span
+ * reads N.
+ */
+export interface CallConcurrency {
+  calls: number;
+  peak: number;
+  meanInFlight: number;
+  spanMs: number;
+}
+
 export interface FakeEconomicOptions {
   appSecretToken?: string;
   /** Where the fake's clock starts; `'wall'`: it follows the real clock (FakeClock). */
@@ -167,6 +180,8 @@ export interface FakeEconomic {
   /** Sets the latency of every answer; undefined turns it off. */
   setLatency(latency: LatencySpec | undefined): void;
   calls(grantToken?: string): CallCounts;
+  /** Calls of this grant token in flight at once since the last resetCalls() (answered calls only). */
+  concurrency(grantToken: string): CallConcurrency;
   resetCalls(): void;
   close(): Promise<void>;
 }
@@ -211,6 +226,7 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
   const agreementRateLimits = new Map<string, RateLimitSpec | null>();
   let latency = opts.latency === undefined ? undefined : checkLatency(opts.latency);
   const pendingAnswers = new Set<NodeJS.Timeout>();
+  const meters = new Map<string, { calls: number; inFlight: number; peak: number; busyMs: number; first: number; last: number }>();
 
   // A Projects API filter literal must be zone-less like the values it compares with; the legacy `...Z`
   // form is refused, so a client that writes the wrong form is caught.
@@ -569,8 +585,28 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
     }
   }
 
+  /** Counts the call in flight for its grant token from now until its answer is sent or its socket closed. */
+  function meter(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const grant = headerOf(req, 'x-agreementgranttoken') ?? '';
+    let m = meters.get(grant);
+    if (!m) meters.set(grant, (m = { calls: 0, inFlight: 0, peak: 0, busyMs: 0, first: NaN, last: NaN }));
+    const meterOfCall = m;
+    const arrived = performance.now();
+    if (Number.isNaN(m.first)) m.first = arrived;
+    m.inFlight += 1;
+    m.peak = Math.max(m.peak, m.inFlight);
+    res.once('close', () => {
+      const now = performance.now();
+      meterOfCall.inFlight -= 1;
+      meterOfCall.calls += 1;
+      meterOfCall.busyMs += now - arrived;
+      meterOfCall.last = now;
+    });
+  }
+
   /** Answers after the configured latency; timers still pending at close() are dropped. */
   function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    meter(req, res);
     const delay = latencyOf(latency);
     if (delay <= 0) return handle(req, res);
     const timer = setTimeout(() => {
@@ -654,8 +690,15 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
       }
       return { total, byEndpoint };
     },
+    concurrency(t) {
+      const m = meters.get(t);
+      if (!m || m.calls === 0) return { calls: 0, peak: m?.peak ?? 0, meanInFlight: 0, spanMs: 0 };
+      const spanMs = m.last - m.first;
+      return { calls: m.calls, peak: m.peak, meanInFlight: spanMs > 0 ? m.busyMs / spanMs : m.calls, spanMs };
+    },
     resetCalls() {
       counts.clear();
+      meters.clear();
       callLog.length = 0;
     },
     close: () =>
