@@ -67,7 +67,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const temporal = await connectTemporal(config, log, { worker: runsWorker });
   const metrics = createMetrics();
   const secretBox = createSecretBox(loadSecretsKey(config.secretsKey, config.dataDir));
-  const callCounter = new CallCounter((tenant, endpoint) => metrics.economicCalls.inc({ tenant, endpoint }));
+  const callCounter = new CallCounter(
+    (tenant, endpoint) => {
+      metrics.economicCalls.inc({ tenant, endpoint });
+      metrics.economicCallsInFlight.inc();
+    },
+    (endpoint, outcome, seconds) => {
+      metrics.economicCallsInFlight.dec();
+      metrics.economicCallSeconds.observe({ endpoint, outcome }, seconds);
+    },
+  );
 
   // The operations port comes up first, so that /healthz answers while the worker bundles its workflows.
   let worker: Worker | undefined;

@@ -21,6 +21,7 @@ import {
 } from '../src/economic';
 import type { EconomicClient, EconomicClientOptions, Page } from '../src/economic';
 import { PROJECTS_PREFIX, startFakeEconomic } from './fake-economic';
+import { waitFor } from './helpers/wait';
 import type { FakeAgreement, FakeEconomic } from './fake-economic';
 
 let fake: FakeEconomic;
@@ -301,6 +302,56 @@ void describe('e-conomic client against the fake', () => {
     assert.equal(counter.total('tenant-a'), fake.calls(token).total - b);
     assert.deepEqual(counter.snapshot()['tenant-a']?.byEndpoint, { '/self': 1, '/customers/{n}': 2, '/Projects': 1 });
     assert.equal(counter.total(token), 0);
+  });
+
+  void it('tells the CallCounter how each call ended and how long it took, once per call counted', async () => {
+    const ended: Array<{ endpoint: string; outcome: string; seconds: number }> = [];
+    let counted = 0;
+    const counter = new CallCounter(
+      () => (counted += 1),
+      (endpoint, outcome, seconds) => ended.push({ endpoint, outcome, seconds }),
+    );
+    const { a, client, token } = setup({ counter, agreementKey: 'tenant-o', timeoutMs: 150 });
+    a.upsertCustomer({ customerNumber: 1 });
+    const settle = async (p: Promise<unknown>) => p.then(() => undefined, () => undefined);
+    await settle(client.getSelf());
+    await settle(client.getCustomer(1));
+    await settle(client.getCustomer(404404));
+    for (const kind of ['429', '503', '500', 'hang', 'reset'] as const) {
+      fake.faults.inject({ agreement: token, times: 1, kind, retryAfterSeconds: 1 });
+      await settle(client.getSelf());
+    }
+    fake.forbid(token, '/invoices/booked');
+    await settle(client.getBookedInvoice(1));
+    const caller = new AbortController();
+    const { client: cancelled, token: t2 } = setup({ counter, agreementKey: 'tenant-o', timeoutMs: 30_000, signal: caller.signal });
+    fake.faults.inject({ agreement: t2, times: 1, kind: 'hang' });
+    const gone = settle(cancelled.getSelf());
+    await waitFor('the held call to arrive', () => fake.calls(t2).total === 1);
+    caller.abort(new Error('activity cancelled'));
+    await gone;
+    fake.revokeGrant(token);
+    await settle(client.getSelf());
+    assert.deepEqual(
+      ended.map((e) => `${e.endpoint} ${e.outcome}`),
+      [
+        '/self ok',
+        '/customers/{n} ok',
+        '/customers/{n} not_found',
+        '/self rate_limited',
+        '/self server_error',
+        '/self server_error',
+        '/self timeout',
+        '/self network',
+        '/invoices/booked/{n} forbidden',
+        '/self cancelled',
+        '/self unauthorized',
+      ],
+    );
+    assert.equal(counted, ended.length, 'every counted call ends exactly once: an in-flight gauge fed by both returns to zero');
+    assert.ok(ended.every((e) => e.seconds >= 0 && e.seconds < 30), JSON.stringify(ended));
+    const timedOut = ended.find((e) => e.outcome === 'timeout');
+    assert.ok(timedOut && timedOut.seconds >= 0.14, `the timeout took ${timedOut?.seconds} s`);
   });
 });
 

@@ -90,4 +90,7 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
   assert.match(metrics, /economic_sync_webhook_events_total\{[^}]*source="eConomicOrder"[^}]*\} 1/);
   assert.match(metrics, /economic_sync_economic_api_calls_total\{tenant="servicetest",endpoint="\/orders\/drafts\/\{n\}"\} 1/);
+  // How that call ended and how long it took, and nothing left in flight once every sync is done.
+  assert.match(metrics, /economic_sync_economic_api_call_seconds_count\{endpoint="\/orders\/drafts\/\{n\}",outcome="ok"\} 1\n/);
+  assert.match(metrics, /\neconomic_sync_economic_api_calls_in_flight 0\n/);
 });

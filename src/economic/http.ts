@@ -1,11 +1,12 @@
-// One GET against e-conomic: headers, timeout combined with the caller's signal, call counting, and
-// classification of every failure into an EconomicError. Tokens only ever travel in request headers.
+// One GET against e-conomic: headers, timeout combined with the caller's signal, call counting (with how each
+// call ended and how long it took), and classification of every failure into an EconomicError. Tokens only
+// ever travel in request headers.
 // A 404 means "no such entity" on a single GET but "wrong base URL or path" on a listing
 // (docs/economic-api.md), so the two are separate methods. A `CallGate` (the agreement's shared call
 // budget and 429 pause, docs/economic-api.md "The call budget") is asked before every call and told of
 // every 429.
 
-import type { CallCounter } from './call-counter';
+import { outcomeOfStatus, type CallCounter, type CallOutcome } from './call-counter';
 import { readErrorBody } from './error-body';
 import { EconomicError, kindForStatus, parseRetryAfter } from './errors';
 import type { EconomicApi } from './errors';
@@ -91,18 +92,34 @@ export class EconomicHttp {
   }
 
   private async request<T>(req: GetRequest<T>, target: 'entity' | 'listing'): Promise<T | null> {
-    const { endpoint, api } = req;
+    const { endpoint } = req;
     const callerSignal = this.o.signal;
     callerSignal?.throwIfAborted();
     const signal = callerSignal
       ? AbortSignal.any([callerSignal, AbortSignal.timeout(this.o.timeoutMs)])
       : AbortSignal.timeout(this.o.timeoutMs);
     if (this.o.gate) await this.o.gate.beforeCall(endpoint);
-    this.o.counter?.record(this.o.agreementKey, endpoint);
+    const counter = this.o.counter;
+    if (!counter) return this.exchange(req, target, signal);
+    counter.record(this.o.agreementKey, endpoint);
+    const started = performance.now();
+    let outcome: CallOutcome = 'network';
+    try {
+      return await this.exchange(req, target, signal, (o) => (outcome = o));
+    } finally {
+      counter.answered(endpoint, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** The call itself; `ended` is told how it ended: the HTTP status's class, or why no answer came. */
+  private async exchange<T>(req: GetRequest<T>, target: 'entity' | 'listing', signal: AbortSignal, ended?: (outcome: CallOutcome) => void): Promise<T | null> {
+    const { endpoint, api } = req;
+    const callerSignal = this.o.signal;
 
     const transient = (what: string, status?: number): EconomicError =>
       new EconomicError({ kind: 'transient', endpoint, api, message: this.redact(`e-conomic GET ${endpoint}: ${what}`), ...(status !== undefined ? { status } : {}) });
     const onFailure = (e: unknown): never => {
+      ended?.(callerSignal?.aborted ? 'cancelled' : isTimeout(e) ? 'timeout' : 'network');
       if (callerSignal?.aborted) throw callerSignal.reason;
       if (e instanceof EconomicError) throw e;
       if (isTimeout(e)) throw transient(`timed out after ${this.o.timeoutMs} ms`);
@@ -122,6 +139,7 @@ export class EconomicHttp {
         },
         signal,
       });
+      ended?.(outcomeOfStatus(res.status));
       text = await res.text();
     } catch (e) {
       return onFailure(e);

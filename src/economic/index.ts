@@ -5,7 +5,7 @@ export { EconomicError, isEconomicError, kindForStatus, parseRetryAfter, resourc
 export type { EconomicApi, EconomicErrorKind } from './errors';
 export { MISSING_MODULES_ERROR_CODE } from './error-body';
 export { CallCounter } from './call-counter';
-export type { CallCounterEntry } from './call-counter';
+export type { CallCounterEntry, CallOutcome } from './call-counter';
 export type { CallGate } from './http';
 export { filters, formatInstant, projectFilters } from './filter';
 export type { FilterBuilder, FilterValue } from './filter';

@@ -52,6 +52,18 @@ export function createMetrics() {
       labelNames: ['tenant', 'endpoint'] as const,
       registers: [registry],
     }),
+    economicCallSeconds: new Histogram({
+      name: 'economic_sync_economic_api_call_seconds',
+      help: 'Duration of the calls to the e-conomic APIs by endpoint and outcome (ok, not_found, unauthorized, forbidden, rate_limited, client_error, server_error, timeout, cancelled, network).',
+      labelNames: ['endpoint', 'outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    economicCallsInFlight: new Gauge({
+      name: 'economic_sync_economic_api_calls_in_flight',
+      help: 'Calls to the e-conomic APIs this process is waiting on right now.',
+      registers: [registry],
+    }),
   };
 }
 
