@@ -22,7 +22,7 @@ import { withHeartbeats } from './heartbeat';
 import { createDeadLetterActivity, createDeliveryActivities } from './deliver-changes';
 import { createReconcileActivities, createReconcileBookkeeping, type EntityWorkflows } from './reconcile';
 import { createRecordSyncFailureActivity } from './record-sync-failure';
-import { createSyncEntityActivity } from './sync-entity';
+import { createSyncEntityActivity, type SyncCommitted } from './sync-entity';
 
 export type { EntityWorkflows } from './reconcile';
 
@@ -41,6 +41,8 @@ export interface ActivityDeps {
   entityStore?: EntityStore;
   /** Outbound change webhooks: a POST not answered within this fails (default 10 s). */
   deliveryRequestTimeoutMs?: number;
+  /** Told of every entity sync that committed (or marked deleted), with its lag (exported as a metric). */
+  onSyncCommitted?: SyncCommitted;
 }
 
 const entityStoreOf = (deps: Pick<ActivityDeps, 'db' | 'entityStore'>) => deps.entityStore ?? createEntityStore(deps.db);
@@ -51,7 +53,7 @@ function accessOf(deps: ActivityDeps) {
 
 /** The entity sync: one activity task per sync in the normal case. */
 export function createSyncActivities(deps: ActivityDeps) {
-  return withHeartbeats(withDatabaseFailures(createSyncEntityActivity({ store: entityStoreOf(deps), access: accessOf(deps) })));
+  return withHeartbeats(withDatabaseFailures(createSyncEntityActivity({ store: entityStoreOf(deps), access: accessOf(deps), onCommitted: deps.onSyncCommitted })));
 }
 
 /** Database-only work of both workflows. */

@@ -11,12 +11,14 @@
 //
 // A kind e-conomic answers 403 for (docs/webhook.md) is skipped without a call (outcome `skipped`); a
 // reference to an unreadable project is committed without the reference column, its number kept in `data`.
+// A sync that ended with the entity as e-conomic has it tells `onCommitted` how long after its oldest
+// event that was (the sync-lag metric, README.md "Operating it").
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DocumentState } from '../src/economic';
 import { isIntegrityViolation } from '../src/db/errors';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
-import { entityWorkflowId, type EntityKind } from '../src/shared/entities';
+import { entityWorkflowId, isApiSource, type EntityKind } from '../src/shared/entities';
 import type { SyncOutcome } from '../src/shared/sync-signals';
 import type { EntityStore } from '../src/store/entity-store';
 import { ensureGrantValidated } from './authenticate';
@@ -32,6 +34,21 @@ export interface SyncEntityInput extends TenantRef {
   oldNumber?: number;
   /** Orders and quotes: the state to look in first (from a listing); else the last stored state. */
   stateHint?: DocumentState;
+  /** The oldest event this sync covers: when it was received and what sent it (for the sync-lag metric). */
+  oldestEvent?: { receivedAt: string; source: string };
+}
+
+/**
+ * A sync that ended with the entity as e-conomic has it (synced, stale, deleted): how long after its oldest
+ * event was received. `trigger` is `webhook`, `reconcile`, `retry-failed` or `other`.
+ */
+export type SyncCommitted = (observation: { kind: EntityKind; trigger: string; lagSeconds: number }) => void;
+
+const TRIGGERS = new Set(['reconcile', 'retry-failed']);
+
+function triggerOf(source: string): string {
+  if (isApiSource(source)) return 'webhook';
+  return TRIGGERS.has(source) ? source : 'other';
 }
 
 export interface SyncEntityResult {
@@ -45,8 +62,16 @@ export interface SyncEntityResult {
 /** Rounds of fetch, resolve and commit a sync makes while its references do not hold. */
 export const MAX_RESOLVE_ROUNDS = 3;
 
-export function createSyncEntityActivity(deps: { store: EntityStore; access: EconomicAccess }) {
+export function createSyncEntityActivity(deps: { store: EntityStore; access: EconomicAccess; onCommitted?: SyncCommitted }) {
   const { store } = deps;
+  const committed = (input: SyncEntityInput, result: SyncEntityResult): SyncEntityResult => {
+    const event = input.oldestEvent;
+    if (event && deps.onCommitted && result.outcome !== 'skipped') {
+      const lagSeconds = Math.max(0, (Date.now() - Date.parse(event.receivedAt)) / 1000);
+      if (Number.isFinite(lagSeconds)) deps.onCommitted({ kind: input.kind, trigger: triggerOf(event.source), lagSeconds });
+    }
+    return result;
+  };
   // This worker's syncs share their dependency reads in flight (./resolve-dependencies.ts).
   const shared = sharedReads();
   return {
@@ -77,7 +102,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
         }
         if (!fetched.record) {
           const outcome = await store.markDeleted(input.tenantId, input.kind, input.number, fetchedAt, { sync });
-          return { outcome, dependencies: 0, draftsDeleted: [] };
+          return committed(input, { outcome, dependencies: 0, draftsDeleted: [] });
         }
         const record = fetched.record;
         // After a failed round every dependency is fetched again: the stored ones were what did not hold.
@@ -102,7 +127,7 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
         }
         const written = outcomes.at(-1) === 'written';
         const draftsDeleted = input.kind === 'booked-invoice' && written ? await recheckDraftInvoices(session, store, input.tenantId, record) : [];
-        return { outcome: written ? 'synced' : 'stale', dependencies: resolved.records.length, draftsDeleted };
+        return committed(input, { outcome: written ? 'synced' : 'stale', dependencies: resolved.records.length, draftsDeleted });
       }
     },
   };

@@ -118,6 +118,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       db: database.db,
       secretBox,
       callCounter,
+      onSyncCommitted: ({ kind, trigger, lagSeconds }) => metrics.syncLagSeconds.observe({ kind, trigger }, lagSeconds),
       entities: entityWorkflowsOn(temporal.client, config.taskQueue),
       economic: {
         restUrl: config.economicRestUrl,

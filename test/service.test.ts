@@ -93,4 +93,6 @@ test('ready, a webhook synced to its row, and the tenant scheduled for reconcili
   // How that call ended and how long it took, and nothing left in flight once every sync is done.
   assert.match(metrics, /economic_sync_economic_api_call_seconds_count\{endpoint="\/orders\/drafts\/\{n\}",outcome="ok"\} 1\n/);
   assert.match(metrics, /\neconomic_sync_economic_api_calls_in_flight 0\n/);
+  // The webhook's sync committed its order: how long after the webhook arrived.
+  assert.match(metrics, /economic_sync_sync_lag_seconds_count\{kind="order",trigger="webhook"\} 1\n/);
 });

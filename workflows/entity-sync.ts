@@ -66,8 +66,10 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     const batch = pending.splice(0, pending.length);
     const renumbering = [...batch].reverse().find((e) => e.oldNumber !== undefined && e.oldNumber !== number);
     const stateHint = [...batch].reverse().find((e) => e.stateHint !== undefined)?.stateHint;
+    // For the worker's sync-lag metric: how long the longest-waiting of these events waited to be committed.
+    const oldest = batch.reduce((a, e) => (e.receivedAt < a.receivedAt ? e : a));
     try {
-      const result = await syncOnce({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint });
+      const result = await syncOnce({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint, oldestEvent: { receivedAt: oldest.receivedAt, source: oldest.source } });
       lastOutcome = result.outcome;
       await reportBack(batch, result.outcome);
     } catch (err) {

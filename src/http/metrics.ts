@@ -59,6 +59,13 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    syncLagSeconds: new Histogram({
+      name: 'economic_sync_sync_lag_seconds',
+      help: 'Time from receiving the oldest event an entity sync covered to that sync committing the entity, by kind and trigger (webhook, reconcile, retry-failed): how far the database trails e-conomic.',
+      labelNames: ['kind', 'trigger'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
     economicCallsInFlight: new Gauge({
       name: 'economic_sync_economic_api_calls_in_flight',
       help: 'Calls to the e-conomic APIs this process is waiting on right now.',
