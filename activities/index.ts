@@ -41,7 +41,7 @@ export interface ActivityDeps {
   entityStore?: EntityStore;
   /** Outbound change webhooks: a POST not answered within this fails (default 10 s). */
   deliveryRequestTimeoutMs?: number;
-  /** Told of every entity sync that committed (or marked deleted), with its lag (exported as a metric). */
+  /** Told of every entity sync that brought its entity up to date, with its lag (exported as a metric). */
   onSyncCommitted?: SyncCommitted;
 }
 

@@ -39,8 +39,8 @@ export interface SyncEntityInput extends TenantRef {
 }
 
 /**
- * A sync that ended with the entity as e-conomic has it (synced, stale, deleted): how long after its oldest
- * event was received. `trigger` is `webhook`, `reconcile`, `retry-failed` or `other`.
+ * A sync that ended with the entity as e-conomic has it (synced, stale, deleted, absent): how long after
+ * its oldest event was received. `trigger` is `webhook`, `reconcile`, `retry-failed` or `other`.
  */
 export type SyncCommitted = (observation: { kind: EntityKind; trigger: string; lagSeconds: number }) => void;
 
