@@ -3,51 +3,26 @@
 // received, and what sent that event; a sync that skipped a kind e-conomic forbids us, or that carries no
 // event, reports nothing. Run on the real `syncEntity` activity, a real database and the fake e-conomic.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createSyncActivities } from '../activities';
-import type { SyncEntityInput, SyncEntityResult } from '../activities/sync-entity';
-import { recordCandidate } from '../src/access/grants';
-import { tenants } from '../src/db/schema';
-import { CallCounter } from '../src/economic';
-import { createSecretBox } from '../src/secrets/secret-box';
-import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from './fake-economic';
+import { startFakeEconomic, type FakeEconomic } from './fake-economic';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { registerSecret } from './helpers/test-logs';
+import { syncActivityTenant, type SyncActivityTenant } from './helpers/sync-activity';
 
 let database: TestDatabase;
 let fake: FakeEconomic;
-let activities: ReturnType<typeof createSyncActivities>;
-let tenant: { id: number; name: string; agreement: FakeAgreement; grantToken: string };
+let tenant: SyncActivityTenant;
 const observed: Array<{ kind: string; trigger: string; lagSeconds: number }> = [];
 
 before(async () => {
   [database, fake] = await Promise.all([createTestDatabase(), startFakeEconomic({ clockStart: 'wall' })]);
-  const secretBox = createSecretBox(randomBytes(32));
-  activities = createSyncActivities({
-    db: database.db,
-    secretBox,
-    callCounter: new CallCounter(),
-    economic: { restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, timeoutMs: 2000 },
-    onSyncCommitted: (o) => observed.push(o),
-  });
-  const grantToken = `grant-${randomBytes(12).toString('hex')}`;
-  registerSecret('grant-token', grantToken);
-  const agreement = fake.addAgreement({ grantToken, companyName: 'Lag ApS' });
-  const [row] = await database.db.insert(tenants).values({ name: 'synclag' }).returning();
-  assert.ok(row);
-  await recordCandidate(database.db, secretBox, row.id, grantToken);
-  tenant = { id: row.id, name: row.name, agreement, grantToken };
+  tenant = await syncActivityTenant({ db: database.db, fake, name: 'synclag', companyName: 'Lag ApS', onSyncCommitted: (o) => observed.push(o) });
 });
 
 after(async () => {
   await Promise.allSettled([database?.drop(), fake?.close()]);
 });
 
-function syncEntity(input: Omit<SyncEntityInput, 'tenantId' | 'tenant'>): Promise<SyncEntityResult> {
-  return new MockActivityEnvironment().run((i: SyncEntityInput) => activities.syncEntity(i), { tenantId: tenant.id, tenant: tenant.name, ...input });
-}
+const syncEntity: SyncActivityTenant['syncEntity'] = (input) => tenant.syncEntity(input);
 
 const ago = (seconds: number) => new Date(Date.now() - seconds * 1000).toISOString();
 

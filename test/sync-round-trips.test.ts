@@ -4,45 +4,24 @@
 // throughput. The count is pinned, so a statement added to the ordinary path fails here and has to say
 // why it is worth it.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, eq } from 'drizzle-orm';
-import { createSyncActivities } from '../activities';
-import type { SyncEntityInput, SyncEntityResult } from '../activities/sync-entity';
-import { recordCandidate } from '../src/access/grants';
-import { economicChanges, economicOrders, syncState, tenants } from '../src/db/schema';
-import { CallCounter } from '../src/economic';
-import { createSecretBox } from '../src/secrets/secret-box';
-import { startFakeEconomic, type FakeAgreement, type FakeEconomic } from './fake-economic';
+import { economicChanges, economicOrders, syncState } from '../src/db/schema';
+import { startFakeEconomic, type FakeEconomic } from './fake-economic';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { countingDatabase, type StatementCounter } from './helpers/statement-counter';
 import { documentLines } from './helpers/rows';
-import { registerSecret } from './helpers/test-logs';
+import { syncActivityTenant, type SyncActivityTenant } from './helpers/sync-activity';
 
 let database: TestDatabase;
 let fake: FakeEconomic;
 let counter: StatementCounter;
-let activities: ReturnType<typeof createSyncActivities>;
-let tenant: { id: number; name: string; agreement: FakeAgreement };
+let tenant: SyncActivityTenant;
 
 before(async () => {
   [database, fake] = await Promise.all([createTestDatabase(), startFakeEconomic({ clockStart: 'wall' })]);
   counter = countingDatabase(database.url);
-  const secretBox = createSecretBox(randomBytes(32));
-  activities = createSyncActivities({
-    db: counter.db,
-    secretBox,
-    callCounter: new CallCounter(),
-    economic: { restUrl: fake.restUrl, projectsUrl: fake.projectsUrl, appSecretToken: fake.appSecretToken, timeoutMs: 2000 },
-  });
-  const grantToken = `grant-${randomBytes(12).toString('hex')}`;
-  registerSecret('grant-token', grantToken);
-  const agreement = fake.addAgreement({ grantToken, companyName: 'Round Trips ApS' });
-  const [row] = await database.db.insert(tenants).values({ name: 'roundtrips' }).returning();
-  assert.ok(row);
-  await recordCandidate(database.db, secretBox, row.id, grantToken);
-  tenant = { id: row.id, name: row.name, agreement };
+  tenant = await syncActivityTenant({ db: counter.db, fake, name: 'roundtrips', companyName: 'Round Trips ApS' });
 });
 
 after(async () => {
@@ -50,9 +29,7 @@ after(async () => {
   await Promise.allSettled([database?.drop(), fake?.close()]);
 });
 
-function syncEntity(input: Omit<SyncEntityInput, 'tenantId' | 'tenant'>): Promise<SyncEntityResult> {
-  return new MockActivityEnvironment().run((i: SyncEntityInput) => activities.syncEntity(i), { tenantId: tenant.id, tenant: tenant.name, ...input });
-}
+const syncEntity: SyncActivityTenant['syncEntity'] = (input) => tenant.syncEntity(input);
 
 /**
  * The statements an ordinary webhook sync sends (docs/architecture.md, "How an entity is synced"): one
