@@ -11,7 +11,9 @@ import { ensureSearchAttributes } from './register-search-attributes';
 export interface TemporalHandles {
   address: string;
   namespace: string;
+  /** On the worker's native connection when this process runs a worker, else on `connection`. */
   client: Client;
+  /** The lazy gRPC connection: the API role's client, and the readiness probe in every role. */
   connection: Connection;
   /** The worker's connection; opened only when this process runs the worker. */
   nativeConnection?: NativeConnection;
@@ -38,11 +40,16 @@ export async function connectTemporal(config: Config, log: Logger, options: { wo
 
   // Lazy: the webhook server must start (and fall back to its inbox) even while Temporal is down.
   const connection = Connection.lazy({ address });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
+  let client = new Client({ connection, namespace: config.temporalNamespace });
 
   let nativeConnection: NativeConnection | undefined;
   if (options.worker) {
     nativeConnection = await connectWithRetry(() => NativeConnection.connect({ address }), log, address);
+    // A process that runs a worker is connected already, so its client (the webhooks' signals, the inbox
+    // relay, reconciliation's notifications, the schedules) uses the worker's native connection: its gRPC
+    // runs in the SDK core's threads, not on this event loop, which then answers webhooks sooner
+    // (docs/benchmarks.md, the default-scale run: Burst). The API-only role keeps the lazy connection.
+    client = new Client({ connection: nativeConnection, namespace: config.temporalNamespace });
     // Registering needs a reachable server; the API alone can run without it.
     if (!local) await ensureSearchAttributes(connection, config.temporalNamespace);
   } else if (!local) {
