@@ -40,16 +40,10 @@ export async function connectTemporal(config: Config, log: Logger, options: { wo
 
   // Lazy: the webhook server must start (and fall back to its inbox) even while Temporal is down.
   const connection = Connection.lazy({ address });
-  let client = new Client({ connection, namespace: config.temporalNamespace });
 
   let nativeConnection: NativeConnection | undefined;
   if (options.worker) {
     nativeConnection = await connectWithRetry(() => NativeConnection.connect({ address }), log, address);
-    // A process that runs a worker is connected already, so its client (the webhooks' signals, the inbox
-    // relay, reconciliation's notifications, the schedules) uses the worker's native connection: its gRPC
-    // runs in the SDK core's threads, not on this event loop, which then answers webhooks sooner
-    // (docs/benchmarks.md, the default-scale run: Burst). The API-only role keeps the lazy connection.
-    client = new Client({ connection: nativeConnection, namespace: config.temporalNamespace });
     // Registering needs a reachable server; the API alone can run without it.
     if (!local) await ensureSearchAttributes(connection, config.temporalNamespace);
   } else if (!local) {
@@ -57,6 +51,12 @@ export async function connectTemporal(config: Config, log: Logger, options: { wo
       log.warn({ err: (err as Error).message }, 'could not register search attributes yet (Temporal unreachable)'),
     );
   }
+
+  // A process that runs a worker is connected already, so its client (the webhooks' signals, the inbox
+  // relay, reconciliation's notifications, the schedules) uses the worker's native connection: its gRPC
+  // runs in the SDK core's threads, not on this event loop, which then answers webhooks sooner
+  // (docs/benchmarks.md, "Burst, measured later"). The API-only role keeps the lazy connection.
+  const client = new Client({ connection: nativeConnection ?? connection, namespace: config.temporalNamespace });
 
   return {
     address,
