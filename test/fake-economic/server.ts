@@ -588,19 +588,17 @@ export async function startFakeEconomic(opts: FakeEconomicOptions = {}): Promise
   /** Counts the call in flight for its grant token from now until its answer is sent or its socket closed. */
   function meter(req: http.IncomingMessage, res: http.ServerResponse): void {
     const grant = headerOf(req, 'x-agreementgranttoken') ?? '';
-    let m = meters.get(grant);
-    if (!m) meters.set(grant, (m = { calls: 0, inFlight: 0, peak: 0, busyMs: 0, first: NaN, last: NaN }));
-    const meterOfCall = m;
     const arrived = performance.now();
-    if (Number.isNaN(m.first)) m.first = arrived;
+    const m = meters.get(grant) ?? { calls: 0, inFlight: 0, peak: 0, busyMs: 0, first: arrived, last: NaN };
+    meters.set(grant, m);
     m.inFlight += 1;
     m.peak = Math.max(m.peak, m.inFlight);
     res.once('close', () => {
       const now = performance.now();
-      meterOfCall.inFlight -= 1;
-      meterOfCall.calls += 1;
-      meterOfCall.busyMs += now - arrived;
-      meterOfCall.last = now;
+      m.inFlight -= 1;
+      m.calls += 1;
+      m.busyMs += now - arrived;
+      m.last = now;
     });
   }
 
