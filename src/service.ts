@@ -17,6 +17,7 @@ import { createReadiness, type Probe } from './http/health';
 import { createMetrics } from './http/metrics';
 import { buildOpsApp } from './http/ops-app';
 import { createWebhookPipeline, type WebhookPipeline } from './http/webhook-pipeline';
+import { LISTEN_BACKLOG } from './http/server';
 import { CallCounter } from './economic';
 import type { Logger } from './logger';
 import { createSecretBox, loadSecretsKey } from './secrets/secret-box';
@@ -215,7 +216,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
 /** Listens, turning "port taken" and "address not here" into a one-line configuration error. */
 async function listenOn(app: FastifyInstance, variable: string, port: number, host: string): Promise<void> {
   try {
-    await app.listen({ port, host });
+    await app.listen({ port, host, backlog: LISTEN_BACKLOG });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new ConfigError(`${variable} ${port} is already in use on ${host}`);

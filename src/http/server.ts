@@ -37,6 +37,14 @@ function logsItsOwnLine(request: FastifyRequest): boolean {
 /** Largest body any endpoint takes: a webhook body is a few dozen bytes (docs/webhook.md: 16 KiB). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
+/**
+ * Connections the kernel queues for `accept` (the `listen` backlog; Linux caps it at net.core.somaxconn).
+ * Node's default, 511, is less than the sockets e-conomic opens in a burst: at 1,000 sockets at once the
+ * overflow's connection attempts were dropped and retried by their clients a second later, which halved
+ * the bench's burst answers in its first seconds (docs/benchmarks.md, "Burst").
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Answers a request Node could not parse (or that timed out) on the raw socket, then closes it. */
 function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
