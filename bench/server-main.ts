@@ -12,6 +12,7 @@ import { openDatabase } from '../src/db/client';
 import { createEconomicClient } from '../src/economic';
 import { createLogger } from '../src/logger';
 import { startService } from '../src/service';
+import { LISTEN_BACKLOG } from '../src/http/server';
 import { SOURCE_KIND, isApiSource } from '../src/shared/entities';
 import { createEntityStore } from '../src/store/entity-store';
 import { dependenciesOf, type DependencyRef, type EntityRecord } from '../src/sync/entity-record';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   } else if (mode === 'bare') {
     app = Fastify({ logger: false });
     app.post('/', async (_request, reply) => reply.code(202).send({ ok: true }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    await app.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG });
     stop = () => app.close();
   } else if (mode === 'inline') {
     const inline = await inlineServer();
@@ -89,7 +90,7 @@ async function inlineServer(): Promise<{ app: FastifyInstance; stop(): Promise<v
     await store.commit(tenantId, [...dependencies, record]);
     return reply.code(200).send({ ok: true });
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG });
   return {
     app,
     async stop() {
