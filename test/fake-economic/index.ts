@@ -26,5 +26,5 @@ export { FakeClock, FakeAgreementStore, NumberedMap, VAT_RATE, DOC_STATES } from
 export type { DocState, DocumentInput, LineInput, CustomerRec, ProjectRec, DocRec } from './store';
 export { seedAgreement } from './seed';
 export type { SeedOptions, SeedResult } from './seed';
-export { emitWebhooks, substitute, encodeBody } from './webhook-emitter';
+export { emitWebhooks, substitute, encodeBody, shuffledIndices } from './webhook-emitter';
 export type { EmitWebhooksOptions, EmitWebhooksResult, WebhookRecord, WebhookResult } from './webhook-emitter';

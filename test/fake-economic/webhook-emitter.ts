@@ -63,7 +63,8 @@ export function encodeBody(template: string, r: WebhookRecord, contentType: 'jso
   return { body, type: 'application/x-www-form-urlencoded' };
 }
 
-function shuffledIndices(n: number, seed: number): number[] {
+/** 0..n-1 in a seeded random order (the same seed gives the same order). */
+export function shuffledIndices(n: number, seed: number): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
   let a = seed >>> 0;
   const rnd = () => {
