@@ -803,12 +803,12 @@ async function reconcileRun(ctx: Ctx, pace: Pace | undefined): Promise<void> {
 // ---------------------------------------------------------------- burst
 
 /**
- * The burst meets the service as production does (docs/benchmarks.md, "Burst"): API and worker processes
- * apart, as docs/production.md runs them (BENCH_BURST_ROLES=all: one ROLE=all process), and already
- * running: another tenant's BENCH_BURST_WARMUP webhooks (default 2,000, ten per entity) are answered and
- * synced first, so the burst does not meet a process whose code V8 has yet to compile (0: a freshly
- * started process). The load generator is autocannon, as for the bare-Fastify ceiling
- * (BENCH_BURST_CLIENT=node: the test suite's emitter).
+ * The burst meets the service as production does (docs/benchmarks.md, "Burst, measured on 2026-11-30"):
+ * API and worker processes apart, as docs/production.md runs them (BENCH_BURST_ROLES=all: one ROLE=all
+ * process), and already running: another tenant's BENCH_BURST_WARMUP webhooks (default 2,000, ten per
+ * entity) are answered and synced first, so the burst does not meet a process whose code V8 has yet to
+ * optimise (0: a freshly started process). The load generator is autocannon, as for the bare-Fastify
+ * ceiling (BENCH_BURST_CLIENT=node: the test suite's emitter).
  */
 const BURST_ROLES = env.BENCH_BURST_ROLES === 'all' ? 'all' : 'split';
 const BURST_WARMUP = fixed('BENCH_BURST_WARMUP', 2000);

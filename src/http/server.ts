@@ -39,9 +39,9 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 
 /**
  * Connections the kernel queues for `accept` (the `listen` backlog; Linux caps it at net.core.somaxconn).
- * Node's default, 511, is less than the sockets e-conomic opens in a burst: at 1,000 sockets at once the
- * overflow's connection attempts were dropped and retried by their clients a second later, which halved
- * the bench's burst answers in its first seconds (docs/benchmarks.md, "Burst").
+ * Node's default, 511, is less than the sockets a burst opens at once: at 1,000, the kernel dropped the
+ * attempts beyond the queue, and their senders retried each a second later (docs/benchmarks.md, "Burst,
+ * measured on 2026-11-30").
  */
 export const LISTEN_BACKLOG = 4096;
 
