@@ -207,7 +207,7 @@ test('a 429 seen by one worker pauses the agreement for a second worker', async 
     assert.match(status, /throttled\s+\d+\s+\d+\/40\s+\S+\s+\d{4}-\d\d-\d\dT/, `status shows the pause: ${status}`);
 
     // The second worker syncs another entity of the same agreement: it must not call e-conomic.
-    const change = entityChange({ tenantId: t.id, tenant: t.name, kind: 'customer', number: other }, { eventId: randomUUID(), source: 'test', receivedAt: new Date() });
+    const change = entityChange({ tenantId: t.id, tenant: t.name, kind: 'customer', number: other }, { eventId: randomUUID(), source: 'retry-failed', receivedAt: new Date() });
     await signalEntityChange(h.temporal.env.client, secondQueue, change);
     const otherSync = h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(change.workflowId);
     assert.equal(await waitFor('the second worker to be refused', () => pendingFailureType(otherSync)), FAILURE_TYPES.rateLimited);

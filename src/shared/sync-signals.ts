@@ -2,7 +2,7 @@
 // signal and query, its input and result, and the change that webhooks, the inbox relay, reconciliation
 // and `retry-failed` send it. Pure: imported by workflows, so no I/O here. None of them ever carries a
 // secret: the workflow gets the tenant's id, and activities look up (and decrypt) the grant themselves.
-import { entityWorkflowId, type EntityKind } from './entities';
+import { entityWorkflowId, type ApiSource, type EntityKind } from './entities';
 
 /** The workflow type clients start and signal by name (the function exported by workflows/index.ts). */
 export const ENTITY_SYNC_WORKFLOW_TYPE = 'entitySyncWorkflow';
@@ -15,11 +15,25 @@ export const SYNC_STATUS_QUERY = 'status';
 
 export type DocumentStateHint = 'drafts' | 'sent' | 'archived';
 
+/**
+ * What sends a change besides a webhook: reconciliation, the CLI's `retry-failed`, a tenant's grant that
+ * works again (`grant-healed`) and a module e-conomic lets the agreement read again (`kind-readable`).
+ */
+export const INTERNAL_SOURCES = ['reconcile', 'retry-failed', 'grant-healed', 'kind-readable'] as const;
+export type InternalSource = (typeof INTERNAL_SOURCES)[number];
+
+/** What sent a change: the webhook's APISource, or one of INTERNAL_SOURCES (the EconomicTrigger search attribute). */
+export type EventSource = ApiSource | InternalSource;
+
+export function isInternalSource(value: unknown): value is InternalSource {
+  return (INTERNAL_SOURCES as readonly unknown[]).includes(value);
+}
+
 export interface ChangeEvent {
   /** The webhook event's id (or reconciliation's), used to drop duplicates delivered twice. */
   eventId: string;
-  /** What sent it: the webhook's APISource, `reconcile` or `retry-failed` (the EconomicTrigger search attribute). */
-  source: string;
+  /** What sent it. A history recorded by an older version may hold another value. */
+  source: EventSource;
   /** Set when e-conomic renumbered the entity from `oldNumber` to the workflow's number. */
   oldNumber?: number;
   /** ISO instant the event was received. */
@@ -50,7 +64,7 @@ export interface EntityChange extends EntityRef {
 
 export interface ChangeEventFields {
   eventId: string;
-  source: string;
+  source: EventSource;
   receivedAt: Date | string;
   oldNumber?: number | null;
   stateHint?: DocumentStateHint;
