@@ -17,7 +17,8 @@ export type DocumentStateHint = 'drafts' | 'sent' | 'archived';
 
 /**
  * What sends a change besides a webhook: reconciliation, the CLI's `retry-failed`, a tenant's grant that
- * works again (`grant-healed`) and a module e-conomic lets the agreement read again (`kind-readable`).
+ * works again (`grant-healed`: the syncs it refused) and projects e-conomic lets the agreement read again
+ * (`kind-readable`: the documents committed without theirs).
  */
 export const INTERNAL_SOURCES = ['reconcile', 'retry-failed', 'grant-healed', 'kind-readable'] as const;
 export type InternalSource = (typeof INTERNAL_SOURCES)[number];
