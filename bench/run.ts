@@ -214,34 +214,33 @@ async function sendWebhooks(url: string, key: string, grant: string, refs: reado
   const template = (source: ApiSource) => `{"eConomicAPIKey":"${grant}","number":"${source === 'eConomicInvoicePosted' ? '[INVOICENO]' : '[NEWNUMBER]'}"}`;
   const path = (source: ApiSource) => `/?APIKey=${key}&APISource=${source}`;
   const started = performance.now();
-  if (client === 'autocannon') {
-    const all = [...bySource.entries()].flatMap(([source, records]) => records.map((record) => ({ path: path(source), body: substitute(template(source), record), item: { source, record } })));
-    const order = shuffledIndices(all.length, 7);
-    const { ms, answers } = await sendLoad(url, order.map((i) => all[i] as (typeof all)[number]), concurrency, timeoutMs);
-    const counts: Record<string, number> = {};
-    for (const a of answers) counts[String(a.status)] = (counts[String(a.status)] ?? 0) + 1;
-    return { ms, lastAnswerAt: started + ms, counts, results: answers.map((a) => ({ ...a.item, status: a.status, body: a.body, answeredMs: a.answeredMs })) };
-  }
-  const results = await Promise.all(
-    [...bySource.entries()].map(([source, records]) =>
-      emitWebhooks({
-        url: `${url}${path(source)}`,
-        records,
-        template: template(source),
-        contentType: 'json',
-        concurrency: Math.max(1, Math.round((concurrency * records.length) / total)),
-        shuffle: { seed: 7 },
-        timeoutMs,
-      }),
-    ),
-  );
-  const statuses = results.flatMap((r) => r.statuses);
-  const sources = [...bySource.keys()];
+  type Sent = { source: ApiSource; record: { number: number }; status: number; body: string; answeredMs: number };
+  const send = async (): Promise<{ ms: number; results: Sent[] }> => {
+    if (client === 'autocannon') {
+      const all = [...bySource.entries()].flatMap(([source, records]) => records.map((record) => ({ path: path(source), body: substitute(template(source), record), item: { source, record } })));
+      const { ms, answers } = await sendLoad(url, shuffledIndices(all.length, 7).map((i) => all[i] as (typeof all)[number]), concurrency, timeoutMs);
+      return { ms, results: answers.map((a) => ({ ...a.item, status: a.status, body: a.body, answeredMs: a.answeredMs })) };
+    }
+    const sources = [...bySource.keys()];
+    const emitted = await Promise.all(
+      [...bySource.entries()].map(([source, records]) =>
+        emitWebhooks({
+          url: `${url}${path(source)}`,
+          records,
+          template: template(source),
+          contentType: 'json',
+          concurrency: Math.max(1, Math.round((concurrency * records.length) / total)),
+          shuffle: { seed: 7 },
+          timeoutMs,
+        }),
+      ),
+    );
+    return { ms: performance.now() - started, results: emitted.flatMap((r, i) => r.results.map((x) => ({ ...x, source: sources[i] as ApiSource }))) };
+  };
+  const { ms, results } = await send();
   const counts: Record<string, number> = {};
-  for (const s of statuses) counts[String(s)] = (counts[String(s)] ?? 0) + 1;
-  const tagged = results.flatMap((r, i) => r.results.map((x) => ({ ...x, source: sources[i] as ApiSource })));
-  const ms = performance.now() - started;
-  return { ms, lastAnswerAt: started + ms, counts, results: tagged };
+  for (const r of results) counts[String(r.status)] = (counts[String(r.status)] ?? 0) + 1;
+  return { ms, lastAnswerAt: started + ms, counts, results };
 }
 
 /** How many answers arrived in each second of a send (the answer rate over time: warm-up, steady state). */
