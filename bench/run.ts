@@ -42,7 +42,7 @@ import { SOURCE_SCRIPT, startTemporalCluster } from '../test/helpers/temporal-cl
 import { emitWebhooks, seedAgreement, shuffledIndices, startFakeEconomic, substitute, type FakeAgreement, type FakeEconomic, type SeedResult } from '../test/fake-economic';
 import { changeFeedCost } from './changefeed';
 import { imageNodeFlags, startServerChild } from './lib/child';
-import { entityHistoryCosts, noneRunning, reconcileHistoryCosts } from './lib/history';
+import { entityHistoryCosts, noneRunning, reconcileHistoryCosts, type EntityHistoryCosts } from './lib/history';
 import { apiFloorMs, describePace, inFlightNote, paceFromEnv, type Pace } from './lib/pace';
 import { plainCopy } from './lib/plain-copy';
 import { hotFunctions, newestProfile, type HotFunction } from './lib/profile';
@@ -476,7 +476,7 @@ async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: n
       value: c.syncs > 0 ? `${per(c.workflowTasks)} / ${per(c.localActivities)} / ${per(c.activityTasks)} / ${per(c.events)}` : 'n/a',
       baseline: '',
       ratio: '',
-      notes: `${fmt(c.syncs)} syncs in ${fmt(c.sampled)} of ${fmt(c.executions)} entity workflow runs read; ${fmt(c.signals / Math.max(1, c.syncs), 2)} signals per sync`,
+      notes: `${fmt(c.syncs)} syncs in ${fmt(c.sampled)} of ${fmt(c.executions)} entity workflow runs read; ${fmt(c.signals / Math.max(1, c.syncs), 2)} signals per sync; ${taskWaitNote(c)}`,
     },
     {
       scenario,
@@ -488,6 +488,14 @@ async function perSyncRows(ctx: Ctx, scenario: string, tenant: string, events: n
     },
   );
   return { costs: { ...c }, rows: out };
+}
+
+/** How long the sampled runs' workflow tasks waited for a poll, and how many failed (refused completions). */
+function taskWaitNote(c: EntityHistoryCosts): string {
+  const waits = [...c.taskWaitsMs].sort((x, y) => x - y);
+  const at = (q: number) => fmt(percentile(waits, q), 0);
+  const wait = waits.length > 0 ? `workflow tasks waited ${at(0.5)}/${at(0.9)}/${at(1)} ms (p50/p90/max) to start` : 'no workflow task read';
+  return `${wait}; ${fmt(c.failedWorkflowTasks)} failed (${fmt(c.refusedCompletions)} completions refused for an event that arrived meanwhile)`;
 }
 
 /**

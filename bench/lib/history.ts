@@ -26,10 +26,21 @@ export interface EntityHistoryCosts {
   localActivities: number;
   signals: number;
   events: number;
+  /**
+   * In the sample: how long each workflow task waited from scheduled to started (ms), i.e. for a worker's
+   * poll. A long wait with the worker idle is a polling problem (docs/benchmarks.md, "Workflow task polls").
+   */
+  taskWaitsMs: number[];
+  /** Workflow tasks that failed; of them, completions Temporal refused because an event arrived meanwhile. */
+  failedWorkflowTasks: number;
+  refusedCompletions: number;
 }
 
 type HistoryEvent = {
+  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
   workflowTaskScheduledEventAttributes?: unknown;
+  workflowTaskStartedEventAttributes?: unknown;
+  workflowTaskFailedEventAttributes?: { cause?: number | null } | null;
   markerRecordedEventAttributes?: { markerName?: string | null } | null;
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
   workflowExecutionSignaledEventAttributes?: unknown;
@@ -37,6 +48,13 @@ type HistoryEvent = {
 
 /** The marker the SDK records a local activity's result in (an entity workflow runs only `syncEntity` locally). */
 const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/** WorkflowTaskFailedCause.UNHANDLED_COMMAND: a completion refused because new events arrived meanwhile. */
+const UNHANDLED_COMMAND = 1;
+
+function eventMs(event: HistoryEvent): number {
+  return Number(event.eventTime?.seconds ?? 0) * 1000 + Number(event.eventTime?.nanos ?? 0) / 1e6;
+}
 
 function entityQuery(tenant: string): string {
   return `EconomicTenant = "${tenant}" AND WorkflowType = "${ENTITY_SYNC_WORKFLOW_TYPE}"`;
@@ -53,14 +71,39 @@ export async function entityHistoryCosts(client: Client, tenant: string, sample:
   const step = Math.max(1, all.length / Math.max(1, sample));
   const picked: { workflowId: string; runId: string }[] = [];
   for (let i = 0; i < all.length && picked.length < sample; i += step) picked.push(all[Math.floor(i)]!);
-  const costs: EntityHistoryCosts = { executions: all.length, totalEvents, sampled: picked.length, syncs: 0, workflowTasks: 0, activityTasks: 0, localActivities: 0, signals: 0, events: 0 };
+  const costs: EntityHistoryCosts = {
+    executions: all.length,
+    totalEvents,
+    sampled: picked.length,
+    syncs: 0,
+    workflowTasks: 0,
+    activityTasks: 0,
+    localActivities: 0,
+    signals: 0,
+    events: 0,
+    taskWaitsMs: [],
+    failedWorkflowTasks: 0,
+    refusedCompletions: 0,
+  };
   for (const { workflowId, runId } of picked) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     // A `syncEntity` activity right after a local attempt is that sync's retry, not another sync.
     let afterLocalAttempt = false;
+    let scheduledAt: number | undefined;
     for (const event of (history.events ?? []) as HistoryEvent[]) {
       costs.events += 1;
-      if (event.workflowTaskScheduledEventAttributes) costs.workflowTasks += 1;
+      if (event.workflowTaskScheduledEventAttributes) {
+        costs.workflowTasks += 1;
+        scheduledAt = eventMs(event);
+      }
+      if (event.workflowTaskStartedEventAttributes && scheduledAt !== undefined) {
+        costs.taskWaitsMs.push(eventMs(event) - scheduledAt);
+        scheduledAt = undefined;
+      }
+      if (event.workflowTaskFailedEventAttributes) {
+        costs.failedWorkflowTasks += 1;
+        if (event.workflowTaskFailedEventAttributes.cause === UNHANDLED_COMMAND) costs.refusedCompletions += 1;
+      }
       if (event.workflowExecutionSignaledEventAttributes) costs.signals += 1;
       if (event.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
         costs.localActivities += 1;
