@@ -9,6 +9,11 @@
 // violates a foreign key). Retrying the same record cannot heal that, so the sync fetches the entity and
 // all its dependencies again, a bounded number of rounds, and then fails for good with a readable type.
 //
+// Webhooks whose change the stored version already holds cost no call (outcome `covered`): when every
+// event of the sync is a webhook's and the stored version's fetch started at least FETCH_COVERS_AFTER_MS
+// after the newest of them arrived. A burst's inbox hands many events to their workflows after the entity
+// was synced for an earlier one (docs/temporal.md, "Webhooks a fetch already covered").
+//
 // A kind e-conomic answers 403 for (docs/webhook.md) is skipped without a call (outcome `skipped`); a
 // reference to an unreadable project is committed without the reference column, its number kept in `data`.
 // A sync that ended with the entity as e-conomic has it tells `onCommitted` how long after its oldest
@@ -20,7 +25,7 @@ import { isIntegrityViolation } from '../src/db/errors';
 import { FAILURE_TYPES } from '../src/shared/failure-types';
 import { entityWorkflowId, isApiSource, type EntityKind } from '../src/shared/entities';
 import { isInternalSource, type InternalSource, type SyncOutcome } from '../src/shared/sync-signals';
-import type { EntityStore } from '../src/store/entity-store';
+import type { EntityStore, StoredEntity } from '../src/store/entity-store';
 import { ensureGrantValidated } from './authenticate';
 import type { EconomicAccess, TenantRef } from './economic-access';
 import { fetchEntity } from './fetch-entity';
@@ -36,6 +41,8 @@ export interface SyncEntityInput extends TenantRef {
   stateHint?: DocumentState;
   /** The oldest event this sync covers: when it was received and what sent it (for the sync-lag metric). */
   oldestEvent?: { receivedAt: string; source: string };
+  /** When every event of the sync is a webhook's and none renumbers: when the newest of them arrived. */
+  newestWebhookAt?: string;
 }
 
 /**
@@ -66,6 +73,21 @@ export interface SyncEntityResult {
   draftsDeleted: number[];
 }
 
+/**
+ * How long after a webhook arrived a fetch must have started to be sure to read the change it announces.
+ * e-conomic sends a webhook once the change is made; the margin covers the API host's clock (which stamps
+ * the arrival) and the worker host's (which stamps the fetch) differing, and e-conomic's reads trailing
+ * its writes by a moment.
+ */
+export const FETCH_COVERS_AFTER_MS = 1000;
+
+/** Whether the stored version (or deletion) was fetched late enough to hold what the webhooks announce. */
+function fetchCovers(stored: StoredEntity | undefined, newestWebhookAt: string | undefined): boolean {
+  if (!stored || newestWebhookAt === undefined) return false;
+  const arrived = Date.parse(newestWebhookAt);
+  return Number.isFinite(arrived) && stored.syncedAt.getTime() - arrived >= FETCH_COVERS_AFTER_MS;
+}
+
 /** Rounds of fetch, resolve and commit a sync makes while its references do not hold. */
 export const MAX_RESOLVE_ROUNDS = 3;
 
@@ -85,13 +107,18 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
     async syncEntity(input: SyncEntityInput): Promise<SyncEntityResult> {
       const context = Context.current();
       const sync = { workflowId: entityWorkflowId(input.tenant, input.kind, input.number) };
-      const session = await deps.access.open(input, context.cancellationSignal);
-      if (session.isForbidden(input.kind)) return { outcome: 'skipped', dependencies: 0, draftsDeleted: [] };
-      await ensureGrantValidated(session);
       // One read of what the sync needs from the store before it fetches: a renumbering that a failed
       // sync left unapplied (sync_state, applied by the next sync), the stored row and its references.
       const start = await store.syncStart(input.tenantId, input.kind, input.number);
       const oldNumber = input.oldNumber ?? start.pendingOldNumber;
+      // Nothing to fetch: no grant opened, no call, nothing written (the sync-lag metric counts the
+      // covering sync, not this one).
+      if (oldNumber === undefined && fetchCovers(await start.find(input.tenantId, input.kind, input.number), input.newestWebhookAt)) {
+        return { outcome: 'covered', dependencies: 0, draftsDeleted: [] };
+      }
+      const session = await deps.access.open(input, context.cancellationSignal);
+      if (session.isForbidden(input.kind)) return { outcome: 'skipped', dependencies: 0, draftsDeleted: [] };
+      await ensureGrantValidated(session);
       for (let round = 1; ; round += 1) {
         const lastRound = round >= MAX_RESOLVE_ROUNDS;
         // The first round reads stored rows from that read; after a failed round what did not hold was

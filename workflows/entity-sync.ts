@@ -24,6 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BookkeepingActivities, SyncActivities } from '../activities';
+import { isApiSource } from '../src/shared/entities';
 import { ENTITY_DONE_SIGNAL, type EntityDone } from '../src/shared/reconcile';
 import { CHANGE_SIGNAL, SYNC_STATUS_QUERY, type ChangeEvent, type EntitySyncInput, type EntitySyncResult, type EntitySyncStatus } from '../src/shared/sync-signals';
 import { NON_RETRYABLE_TYPES } from '../src/shared/failure-types';
@@ -68,8 +69,11 @@ export async function entitySyncWorkflow(input: EntitySyncInput): Promise<Entity
     const stateHint = [...batch].reverse().find((e) => e.stateHint !== undefined)?.stateHint;
     // For the worker's sync-lag metric: how long the longest-waiting of these events waited to be committed.
     const oldest = batch.reduce((a, e) => (e.receivedAt < a.receivedAt ? e : a));
+    // A batch of webhooks' events that renumber nothing needs no fetch when the stored version was fetched
+    // after the newest of them arrived (activities/sync-entity.ts); other sources always ask for one.
+    const newestWebhookAt = !renumbering && batch.every((e) => isApiSource(e.source)) ? batch.reduce((a, e) => (e.receivedAt > a ? e.receivedAt : a), oldest.receivedAt) : undefined;
     try {
-      const result = await syncOnce({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint, oldestEvent: { receivedAt: oldest.receivedAt, source: oldest.source } });
+      const result = await syncOnce({ tenantId, tenant, kind, number, oldNumber: renumbering?.oldNumber, stateHint, oldestEvent: { receivedAt: oldest.receivedAt, source: oldest.source }, newestWebhookAt });
       lastOutcome = result.outcome;
       await reportBack(batch, result.outcome);
     } catch (err) {

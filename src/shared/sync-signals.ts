@@ -99,9 +99,11 @@ export interface EntitySyncInput {
 
 /**
  * What one sync did: `synced` (written), `stale` (a newer version was stored), `deleted`, `absent` (never
- * stored, gone), `skipped` (e-conomic answers 403 for this kind: nothing called, docs/webhook.md).
+ * stored, gone), `skipped` (e-conomic answers 403 for this kind: nothing called, docs/webhook.md),
+ * `covered` (every event was a webhook's that arrived before the stored version was fetched: nothing
+ * called, docs/temporal.md "Webhooks a fetch already covered").
  */
-export type SyncOutcome = 'synced' | 'stale' | 'deleted' | 'absent' | 'skipped';
+export type SyncOutcome = 'synced' | 'stale' | 'deleted' | 'absent' | 'skipped' | 'covered';
 
 export interface EntitySyncStatus {
   pending: number;

@@ -44,7 +44,7 @@ export interface SyncHarness {
   startWorker(): Promise<{ stop(): Promise<void> }>;
   createTenant(name: string): Promise<TestTenant>;
   /** Sends a change event the way the webhook does, and returns the entity workflow's handle. */
-  signal(tenant: TestTenant, kind: EntityKind, number: number, extra?: { oldNumber?: number; source?: EventSource; stateHint?: 'drafts' | 'sent' | 'archived' }): Promise<WorkflowHandle<typeof entitySyncWorkflow>>;
+  signal(tenant: TestTenant, kind: EntityKind, number: number, extra?: { oldNumber?: number; source?: EventSource; stateHint?: 'drafts' | 'sent' | 'archived'; receivedAt?: Date }): Promise<WorkflowHandle<typeof entitySyncWorkflow>>;
   close(): Promise<void>;
 }
 
@@ -101,7 +101,7 @@ export async function startSyncHarness(options: { clientTimeoutMs?: number } = {
     async signal(tenant, kind, number, extra = {}) {
       const change = entityChange(
         { tenantId: tenant.id, tenant: tenant.name, kind, number },
-        { eventId: randomUUID(), source: extra.source ?? 'retry-failed', oldNumber: extra.oldNumber, stateHint: extra.stateHint, receivedAt: new Date() },
+        { eventId: randomUUID(), source: extra.source ?? 'retry-failed', oldNumber: extra.oldNumber, stateHint: extra.stateHint, receivedAt: extra.receivedAt ?? new Date() },
       );
       await signalEntityChange(temporal.env.client, taskQueue, change);
       return temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(change.workflowId);
