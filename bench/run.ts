@@ -859,10 +859,14 @@ async function burst(ctx: Ctx): Promise<void> {
   let outcomes: Record<string, number> = {};
   let perSecond: number[] = [];
   let warm: Awaited<ReturnType<typeof warmUp>> | undefined;
+  // e-conomic calls of the burst's syncs.
+  let callsBefore = 0;
+  let calls = NaN;
   try {
     if (BURST_WARMUP > 0) warm = await warmUp(ctx, service.url, concurrency);
     // The service's counters so far (the warm-up's), taken off its counts after the burst.
     const before = metricOutcomes(await (await fetch(`${service.metricsUrl}/metrics`)).text());
+    callsBefore = ctx.fake.calls(t.grant).total;
     log(`burst: ${fmt(refs.length * perEntity)} webhooks over ${fmt(refs.length)} entities, ${concurrency} sockets (load ${load()})`);
     const stop = ticker('sending', async () => `${fmt(await answeredSoFar(service.metricsUrl))}/${fmt(n)} webhooks answered`);
     try {
@@ -881,6 +885,7 @@ async function burst(ctx: Ctx): Promise<void> {
     const committed = async () => `${fmt(await countPresent(ctx.database.db, t.tenantId, acked))}/${fmt(acked.length)} acknowledged entities committed`;
     complete = await waitUntil('every acknowledged event synced', () => syncedAndIdle(ctx, 'bench-burst', t.tenantId, acked), timeoutS('BENCH_BURST_TIMEOUT_S', 1200, refs.length, 0.5) * 1000, 1000, committed);
     drainMs = performance.now() - sent.lastAnswerAt;
+    calls = ctx.fake.calls(t.grant).total - callsBefore;
   } finally {
     await Promise.all([service.stop(), workerChild?.stop()]);
   }
@@ -903,6 +908,7 @@ async function burst(ctx: Ctx): Promise<void> {
   // Baseline for the drain: the plain copy script (bench/lib/plain-copy.ts) copying the same entities.
   const p = await tenantWithAgreement(ctx, 'bench-burst-plain', t.grant);
   log(`plain copy of the burst's ${fmt(refs.length)} entities (load ${load()})`);
+  const plainCallsBefore = ctx.fake.calls(p.grant).total;
   const plainStarted = performance.now();
   const stopPlain = ticker('plain copy', async () => `${fmt(await countPresent(ctx.database.db, p.tenantId, refs))}/${fmt(refs.length)} documents committed`);
   try {
@@ -911,11 +917,12 @@ async function burst(ctx: Ctx): Promise<void> {
     stopPlain();
   }
   const plainMs = performance.now() - plainStarted;
+  const plainCalls = ctx.fake.calls(p.grant).total - plainCallsBefore;
   const s = `burst ${fmt(n)} req / ${fmt(refs.length)} ent`;
   // What the burst cost Temporal per sync, and how many runs and signals its 10 events per entity became.
   const perSync = await perSyncRows(ctx, s, 'bench-burst', n);
   const answerRate = n / (sent.ms / 1000);
-  details.burst = { roles: BURST_ROLES, client: BURST_CLIENT, warmUp: warm ?? null, answersPerSecond: perSecond, requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, answerRate, bareRate, drainMs, plainMs, complete, syncEvents: events, perSync: perSync.costs, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
+  details.burst = { roles: BURST_ROLES, client: BURST_CLIENT, warmUp: warm ?? null, answersPerSecond: perSecond, requests: n, entities: refs.length, concurrency, answered: c, outcomes, why503: why, answerMs: sent.ms, answerRate, bareRate, drainMs, plainMs, calls, plainCalls, complete, syncEvents: events, perSync: perSync.costs, check: { ...check, missing: check.missing.length, mismatched: check.mismatched.slice(0, 10) } };
   const noAnswer = c['0'] ?? 0;
   const others = Object.entries(c).filter(([k]) => !['202', '503', '0'].includes(k)).map(([k, v]) => `${k}: ${v}`).join(', ');
   rows.push(
@@ -932,7 +939,7 @@ async function burst(ctx: Ctx): Promise<void> {
         warm ? `warmed by ${fmt(warm.webhooks)} webhooks of another tenant (the fresh process answered them at ${fmt(warm.webhooks / (warm.answerMs / 1000))}/s${warm.synced ? '' : '; NOT all synced before the burst'})` : 'freshly started'
       }; load by ${BURST_CLIENT}`,
     },
-    { scenario: s, measure: 'every 202 synced?', value: complete && check.mismatched.length === 0 ? 'yes' : 'NO', baseline: '', ratio: '', notes: `${fmt(check.present)} of ${fmt(refs.length)} entities committed (${fmt(ackedCount)} had a 202), ${fmt(check.mismatched.length)} differing from the fake; ${fmt(drainMs / 1000, 1)} s after the last answer; sync_events ${events?.total ?? 0} rows, ${events?.queued ?? 0} still queued` },
+    { scenario: s, measure: 'every 202 synced?', value: complete && check.mismatched.length === 0 ? 'yes' : 'NO', baseline: '', ratio: '', notes: `${fmt(check.present)} of ${fmt(refs.length)} entities committed (${fmt(ackedCount)} had a 202), ${fmt(check.mismatched.length)} differing from the fake; ${fmt(drainMs / 1000, 1)} s after the last answer; sync_events ${events?.total ?? 0} rows, ${events?.queued ?? 0} still queued; e-conomic calls ${fmt(calls)} (the plain copy of the same entities: ${fmt(plainCalls)})` },
     {
       scenario: s,
       measure: 'seconds after the last answer until every acknowledged entity is committed vs plain copy of the same entities',
