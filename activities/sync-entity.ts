@@ -111,8 +111,8 @@ export function createSyncEntityActivity(deps: { store: EntityStore; access: Eco
       // sync left unapplied (sync_state, applied by the next sync), the stored row and its references.
       const start = await store.syncStart(input.tenantId, input.kind, input.number);
       const oldNumber = input.oldNumber ?? start.pendingOldNumber;
-      // Nothing to fetch: no grant opened, no call, nothing written (the sync-lag metric counts the
-      // covering sync, not this one).
+      // Nothing to fetch: no grant opened, no call, nothing written, and no sync-lag observation (an
+      // earlier sync committed what these webhooks announce, at a time this one does not know).
       if (oldNumber === undefined && fetchCovers(await start.find(input.tenantId, input.kind, input.number), input.newestWebhookAt)) {
         return { outcome: 'covered', dependencies: 0, draftsDeleted: [] };
       }

@@ -71,10 +71,10 @@ export async function createSyncWorker(options: SyncWorkerOptions): Promise<Work
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions ?? 40,
     // Workflow task polls follow the backlog of each queue (the SDK's autoscaling, on the server's
     // feedback: Temporal's recommended setting, served from server 1.28 on), not the fixed default of 10
-    // with 2 on the shared queue. Nearly every task of an entity
-    // workflow is on the shared queue: a run's first task, and a task after Temporal refused a completion
-    // (docs/temporal.md, "Local-first sync"). With the fixed polls the last of them waited there, the worker
-    // idle, for seconds after the rest of a burst was synced (docs/benchmarks.md, "Workflow task polls").
+    // with 2 on the shared queue. Nearly every task of an entity workflow is on the shared queue: a run's
+    // first task, and a task after Temporal refused a completion (docs/temporal.md, "Local-first sync").
+    // With the fixed polls the last of them waited there, the worker idle, for seconds after the rest of
+    // a burst was synced (docs/benchmarks.md, "Workflow task polls").
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     // Workers killed mid-flight hand their tasks back quickly when restarted.
     shutdownGraceTime: '10 seconds',
