@@ -53,7 +53,9 @@ test('the worker killed mid-burst and restarted: every entity committed once, no
       const handle = h.temporal.env.client.workflow.getHandle<typeof entitySyncWorkflow>(entityWorkflowId(tenant.name, 'order', n));
       // A failed workflow names its cause (the worker process's own logs do not reach this output).
       const result = await handle.result().catch((err: unknown) => assert.fail(`order ${n}: ${describe(err)}`));
-      assert.equal(result.lastOutcome, 'synced');
+      // `covered`: the killed worker's sync committed after fetching past these webhooks, and the
+      // restarted worker's sync found that (docs/temporal.md, "Webhooks a fetch already covered").
+      assert.ok(result.lastOutcome === 'synced' || result.lastOutcome === 'covered', `order ${n}: ${result.lastOutcome}`);
     }
   } finally {
     await second.stop();
