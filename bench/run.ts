@@ -860,13 +860,12 @@ async function burst(ctx: Ctx): Promise<void> {
   let perSecond: number[] = [];
   let warm: Awaited<ReturnType<typeof warmUp>> | undefined;
   // e-conomic calls of the burst's syncs.
-  let callsBefore = 0;
   let calls = NaN;
   try {
     if (BURST_WARMUP > 0) warm = await warmUp(ctx, service.url, concurrency);
     // The service's counters so far (the warm-up's), taken off its counts after the burst.
     const before = metricOutcomes(await (await fetch(`${service.metricsUrl}/metrics`)).text());
-    callsBefore = ctx.fake.calls(t.grant).total;
+    const callsBefore = ctx.fake.calls(t.grant).total;
     log(`burst: ${fmt(refs.length * perEntity)} webhooks over ${fmt(refs.length)} entities, ${concurrency} sockets (load ${load()})`);
     const stop = ticker('sending', async () => `${fmt(await answeredSoFar(service.metricsUrl))}/${fmt(n)} webhooks answered`);
     try {
